@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mpconn — connections that carry length-prefixed msgpack frames over OS
+ * pipes and sockets, wire-compatible with Python's multiprocessing.connection.
+ *
+ * Conventions used throughout this header
+ * ---------------------------------------
+ * Return values: every call that can fail returns int: 0 (or a count) on
+ * success and a negative code on failure.  Codes are listed once in
+ * MPCONN_ERRNO_MAP below; OS errors not listed there pass through as -errno.
+ * mpconn_strerror() and mpconn_err_name() describe any code.
+ *
+ * Ownership, in each function's "Ownership:" line:
+ *   new       the caller owns the returned object and frees it as stated;
+ *   borrowed  the library keeps ownership; valid until the stated event;
+ *   steals    the library takes ownership, also when the call fails.
+ *
+ * Timeouts are in milliseconds; a negative timeout waits forever and 0
+ * never blocks.
+ *
+ * Threads: a connection may be used by one sending thread and one receiving
+ * thread at the same time (duplex connections).  Any other concurrent use of
+ * one connection — two senders, two receivers, or mpconn_close()/
+ * mpconn_free() while another call is running — needs the caller's own lock.
+ * Distinct connections are independent.  The library keeps no global state
+ * and never changes process-wide signal settings.
+ *
+ * Signals: a send whose reader is gone returns MPCONN_EPIPE; SIGPIPE is never
+ * delivered to the process by the library, whatever its disposition.
+ *
+ * File descriptors: every descriptor the library creates or wraps is
+ * close-on-exec.  See mpconn_set_inheritable() to hand one to an exec'd child.
+ */
+#ifndef MPCONN_H
+#define MPCONN_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MPCONN_BUILDING)
+#define MPCONN_EXPORT __attribute__((visibility("default")))
+#else
+#define MPCONN_EXPORT
+#endif
+
+#define MPCONN_VERSION_MAJOR 0
+#define MPCONN_VERSION_MINOR 1
+#define MPCONN_VERSION_PATCH 0
+#define MPCONN_VERSION_HEX                                                     \
+  ((MPCONN_VERSION_MAJOR << 16) | (MPCONN_VERSION_MINOR << 8) |                \
+   MPCONN_VERSION_PATCH)
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * XX(name, value, message).  Library conditions use codes below -4000,
+ * outside the errno range; the OS conditions callers commonly test for are
+ * listed with their -errno value.
+ */
+#define MPCONN_ERRNO_MAP(XX)                                                   \
+  XX(EOF, -4095, "end of file: the peer closed the connection")               \
+  XX(ETRUNCATED, -4094, "got end of file during message")                     \
+  XX(ECLOSED, -4093, "handle is closed")                                       \
+  XX(EREADONLY, -4092, "connection is read-only")                              \
+  XX(EWRITEONLY, -4091, "connection is write-only")                            \
+  XX(ETOOBIG, -4090, "bad message length: larger than the receive limit")      \
+  XX(EBADFRAME, -4089, "malformed frame: invalid length header")               \
+  XX(ETIMEDOUT, -4088, "timed out")                                            \
+  XX(ETOOSHORT, -4087, "buffer too short for the message")                     \
+  XX(EBADVALUE, -4086, "malformed msgpack value")                              \
+  XX(ETOODEEP, -4085, "msgpack value nested too deeply")                       \
+  XX(EBADSET, -4084, "malformed set: payload is not exactly one array")        \
+  XX(EFORMAT, -4083, "invalid format string")                                  \
+  XX(EUNPACK, -4082, "value does not match the format")                        \
+  XX(EPIPE, -EPIPE, "broken pipe: the peer has closed its end")                   \
+  XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                             \
+  XX(EINVAL, -EINVAL, "invalid argument")                                          \
+  XX(ENOMEM, -ENOMEM, "out of memory")                                             \
+  XX(EBADF, -EBADF, "bad file descriptor")
+
+typedef enum mpconn_errno {
+#define MPCONN_ERR_ENUM_(name, value, msg) MPCONN_##name = (value),
+  MPCONN_ERRNO_MAP(MPCONN_ERR_ENUM_)
+#undef MPCONN_ERR_ENUM_
+} mpconn_errno;
+
+/**
+ * mpconn_strerror() - describe an error code.
+ * @code: a negative code returned by this library (or any -errno).
+ *
+ * Ownership: borrowed; the string is constant and lives forever.
+ * Return: a message; "unknown error" for a code nobody defines.
+ */
+MPCONN_EXPORT const char *mpconn_strerror(int code);
+
+/**
+ * mpconn_err_name() - the symbolic name of an error code.
+ * @code: a negative code.
+ *
+ * Ownership: borrowed; the string is constant and lives forever.
+ * Return: for example "MPCONN_EOF"; "MPCONN_UNKNOWN" for an unlisted code.
+ */
+MPCONN_EXPORT const char *mpconn_err_name(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** An open connection; opaque. */
+typedef struct mpconn mpconn;
+
+/** Default per-connection receive limit: 64 MiB. */
+#define MPCONN_DEFAULT_MAX_SIZE ((size_t)64 * 1024 * 1024)
+/** Pass as a size limit to mean "no limit". */
+#define MPCONN_UNLIMITED SIZE_MAX
+
+/**
+ * mpconn_pipe() - create a connected pair, like Python's Pipe(duplex).
+ * @a: receives the first end.
+ * @b: receives the second end.
+ * @duplex: true: a socketpair, both ends send and receive.  false: a pipe;
+ *          @a only receives and @b only sends (Python's order).
+ *
+ * Ownership: new; free both ends with mpconn_free().
+ * Return: 0, or a negative code (then *a and *b are NULL).
+ */
+MPCONN_EXPORT int mpconn_pipe(mpconn **a, mpconn **b, bool duplex);
+
+/**
+ * mpconn_from_fds() - wrap descriptors the caller already has.
+ * @c: receives the connection.
+ * @rfd: descriptor to receive from, or -1 for a send-only connection.
+ * @wfd: descriptor to send to, or -1 for a receive-only connection.
+ *       Pass the same descriptor twice for a socket.
+ *
+ * The descriptors are made close-on-exec.  Their blocking mode is left as
+ * it is (it is shared with every process holding the same open file);
+ * non-blocking descriptors work too.
+ *
+ * Ownership: steals @rfd and @wfd; they are closed by mpconn_close() or
+ * mpconn_free(), and closed before return if the call fails.
+ * Return: 0, or MPCONN_EINVAL (both -1), MPCONN_EBADF, MPCONN_ENOMEM.
+ */
+MPCONN_EXPORT int mpconn_from_fds(mpconn **c, int rfd, int wfd);
+
+/**
+ * mpconn_from_fd() - wrap one descriptor, finding its direction.
+ * @c: receives the connection.
+ * @fd: a socket (both directions), a pipe's read end (receive-only) or a
+ *      pipe's write end (send-only); the access mode of the open file
+ *      decides.
+ *
+ * Ownership: steals @fd, as mpconn_from_fds().
+ * Return: 0 or a negative code.
+ */
+MPCONN_EXPORT int mpconn_from_fd(mpconn **c, int fd);
+
+/**
+ * mpconn_from_string() - wrap descriptors named by a string.
+ * @c: receives the connection.
+ * @spec: "FD" (as mpconn_from_fd()) or "RFD,WFD" (as mpconn_from_fds(), -1
+ *        for none), as written by mpconn_fd_string().  Used by exec'd
+ *        children to find the descriptor their parent left open for them in
+ *        argv or in an environment variable such as MPCONN_FD.
+ *
+ * Ownership: steals the named descriptors once @spec has parsed; @spec is
+ * borrowed for the call.
+ * Return: 0, MPCONN_EINVAL for a malformed @spec, or a negative code.
+ */
+MPCONN_EXPORT int mpconn_from_string(mpconn **c, const char *spec);
+
+/**
+ * mpconn_fd_string() - name a connection's descriptors for a child.
+ * @c: the connection.
+ * @buf: receives "FD" when both directions use one descriptor, otherwise
+ *       "RFD,WFD" (-1 for a missing direction); NUL-terminated.
+ * @size: size of @buf; 32 bytes are always enough.
+ *
+ * Ownership: @buf is the caller's.
+ * Return: 0, MPCONN_ECLOSED, or MPCONN_EINVAL if @buf is too small.
+ */
+MPCONN_EXPORT int mpconn_fd_string(const mpconn *c, char *buf, size_t size);
+
+/**
+ * mpconn_set_inheritable() - let a connection's descriptors survive exec.
+ * @c: the connection.
+ * @inheritable: true clears close-on-exec on exactly this connection's
+ *               descriptors; false sets it again.
+ *
+ * Call it in the child after fork() and before exec(): it only calls
+ * fcntl() and is async-signal-safe.  Calling it in a multi-threaded parent
+ * would leak the descriptor into children other threads spawn meanwhile.
+ *
+ * Return: 0, MPCONN_ECLOSED, or -errno.
+ */
+MPCONN_EXPORT int mpconn_set_inheritable(mpconn *c, bool inheritable);
+
+/**
+ * mpconn_fileno() - the descriptor to wait on.
+ * @c: the connection.
+ *
+ * Ownership: borrowed; the descriptor stays the connection's and is valid
+ * until mpconn_close().  Do not read from or write to it directly: bytes
+ * may already sit in the connection's receive buffer.
+ * Return: the receiving descriptor (the sending one for a send-only
+ * connection), or MPCONN_ECLOSED.
+ */
+MPCONN_EXPORT int mpconn_fileno(const mpconn *c);
+
+/**
+ * mpconn_close() - close a connection's descriptors.
+ * @c: the connection, or NULL.
+ *
+ * Idempotent.  Frames already sent stay readable by the peer, which then
+ * sees MPCONN_EOF.  Afterwards every call on @c returns MPCONN_ECLOSED.
+ * Return: 0, or the first error close() reported.
+ */
+MPCONN_EXPORT int mpconn_close(mpconn *c);
+
+/**
+ * mpconn_free() - close a connection and release its memory.
+ * @c: the connection, or NULL (a no-op).
+ *
+ * Ownership: @c is invalid afterwards; messages already received stay
+ * valid (they own their memory).
+ */
+MPCONN_EXPORT void mpconn_free(mpconn *c);
+
+/**
+ * mpconn_set_max_size() - set the receive limit.
+ * @c: the connection.
+ * @max_size: the largest payload a receive accepts, in bytes;
+ *            MPCONN_UNLIMITED for none.  Default MPCONN_DEFAULT_MAX_SIZE.
+ *
+ * The limit is checked against the length header before anything is
+ * allocated.  A larger frame makes the receive fail with MPCONN_ETOOBIG.
+ * Return: 0 or MPCONN_ECLOSED.
+ */
+MPCONN_EXPORT int mpconn_set_max_size(mpconn *c, size_t max_size);
+
+/** mpconn_get_max_size() - the current receive limit of @c. */
+MPCONN_EXPORT size_t mpconn_get_max_size(const mpconn *c);
+
+/** mpconn_readable() - whether @c can receive (false when closed). */
+MPCONN_EXPORT bool mpconn_readable(const mpconn *c);
+
+/** mpconn_writable() - whether @c can send (false when closed). */
+MPCONN_EXPORT bool mpconn_writable(const mpconn *c);
+
+/* ------------------------------------------------------------------------ */
+/* Bytes                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * mpconn_send_bytes() - send one frame holding @len raw bytes.
+ * @c: a connection that can send.
+ * @data: the payload (may be NULL when @len is 0).
+ * @len: payload length; lengths over 0x7fffffff use the 64-bit header.
+ *
+ * Blocks until the whole frame is written.  Frames sent by one thread are
+ * never interleaved with each other.
+ *
+ * Ownership: @data is borrowed for the call.
+ * Return: 0, MPCONN_EPIPE (the reader is gone), MPCONN_EREADONLY,
+ * MPCONN_ECLOSED, or -errno.
+ */
+MPCONN_EXPORT int mpconn_send_bytes(mpconn *c, const void *data, size_t len);
+
+/**
+ * mpconn_recv_bytes() - receive one frame into a new buffer.
+ * @c: a connection that can receive.
+ * @data: receives the payload; never NULL on success, even for 0 bytes.
+ * @len: receives the payload length.
+ * @maxlength: refuse messages longer than this (Python's maxlength), on
+ *             top of the connection's limit; MPCONN_UNLIMITED for none.
+ * @timeout_ms: how long to wait for the whole message.
+ *
+ * Ownership: *data is new; release it with free().
+ * Return: 0; MPCONN_EOF when the peer closed at a frame boundary;
+ * MPCONN_ETRUNCATED when it closed inside a frame; MPCONN_ETOOBIG;
+ * MPCONN_EBADFRAME; MPCONN_ETIMEDOUT (nothing is consumed; a partly
+ * received message is kept and completed by the next receive);
+ * MPCONN_EWRITEONLY; MPCONN_ECLOSED; MPCONN_ENOMEM; -errno.
+ *
+ * MPCONN_ETRUNCATED, MPCONN_ETOOBIG and MPCONN_EBADFRAME are sticky: every
+ * later receive on @c returns the same code, because the byte stream can
+ * no longer be trusted.  The caller may still send on a duplex connection,
+ * and should close it.  MPCONN_EOF is sticky too.
+ */
+MPCONN_EXPORT int mpconn_recv_bytes(mpconn *c, void **data, size_t *len,
+                                    size_t maxlength, int timeout_ms);
+
+/**
+ * mpconn_recv_bytes_into() - receive one frame into the caller's buffer.
+ * @c: a connection that can receive.
+ * @buf: the buffer.
+ * @size: size of @buf in bytes.
+ * @offset: where in @buf the payload goes (Python's offset).
+ * @len: receives the payload length; on MPCONN_ETOOSHORT, the payload
+ *       length the buffer would need from @offset on.
+ * @timeout_ms: how long to wait.
+ *
+ * When the payload does not fit in @size - @offset bytes the call returns
+ * MPCONN_ETOOSHORT and the message stays queued: the next receive of any
+ * kind returns it.
+ *
+ * Ownership: @buf is the caller's.
+ * Return: 0, MPCONN_ETOOSHORT, MPCONN_EINVAL (@offset > @size), or as
+ * mpconn_recv_bytes().
+ */
+MPCONN_EXPORT int mpconn_recv_bytes_into(mpconn *c, void *buf, size_t size,
+                                         size_t offset, size_t *len,
+                                         int timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Waiting                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * mpconn_poll() - wait until a receive would not block.
+ * @c: a connection that can receive.
+ * @timeout_ms: how long to wait.
+ *
+ * Ready means a whole message is buffered, or a receive would return an
+ * error at once (EOF, truncation, a bad frame).  Bytes that arrive while
+ * polling are read into the connection's buffer; none is lost.
+ * Return: 1 ready, 0 timed out, or a negative code (MPCONN_EWRITEONLY,
+ * MPCONN_ECLOSED, -errno).
+ */
+MPCONN_EXPORT int mpconn_poll(mpconn *c, int timeout_ms);
+
+/**
+ * mpconn_wait() - wait until any of several connections is ready.
+ * @conns: the connections (Python's multiprocessing.connection.wait).
+ * @n: how many.
+ * @timeout_ms: how long to wait.
+ * @ready: receives the ready connections, in the order of @conns; room for
+ *         @n entries.
+ *
+ * Level-triggered: a connection with a buffered message or a pending error
+ * is reported on every call until it is received from.
+ *
+ * Ownership: @conns and @ready are the caller's; the connections are
+ * borrowed for the call.
+ * Return: the number of ready connections (0 on timeout), or a negative
+ * code: MPCONN_EINVAL (a NULL entry), MPCONN_ECLOSED or MPCONN_EWRITEONLY
+ * for an entry that cannot receive, -errno.
+ */
+MPCONN_EXPORT int mpconn_wait(mpconn *const *conns, size_t n, int timeout_ms,
+                              mpconn **ready);
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A frame carries one msgpack object, as Python's send(obj)/recv() carry one
+ * pickled object.  Values are msgpack-c's msgpack_object.  A Python set or
+ * frozenset travels as ext type MPCONN_EXT_SET whose payload is one msgpack
+ * array of the members; a tuple travels as an array.
+ */
+
+/** The ext type code of a set: 83, ASCII 'S'. */
+#define MPCONN_EXT_SET 83
+/** Deepest nesting of arrays, maps and sets a received value may have. */
+#define MPCONN_MAX_DEPTH 32
+
+/** A received value and the frame it lives in; opaque. */
+typedef struct mpconn_msg mpconn_msg;
+
+/**
+ * mpconn_send() - send one value as one frame.
+ * @c: a connection that can send.
+ * @v: the value; msgpack-c packs it (msgpack_pack_object()).
+ *
+ * Ownership: @v is borrowed for the call.
+ * Return: 0, or as mpconn_send_bytes(); MPCONN_ENOMEM.
+ */
+MPCONN_EXPORT int mpconn_send(mpconn *c, const msgpack_object *v);
+
+/**
+ * mpconn_pack_begin() - start packing a value straight into the send buffer.
+ * @c: a connection that can send.
+ * @pk: receives a packer; call msgpack-c's msgpack_pack_*() on it, then
+ *      mpconn_pack_end() or mpconn_pack_abort().
+ *
+ * Nothing is copied between the packer and the wire: the length header is
+ * filled in by mpconn_pack_end().  Only one value may be under way per
+ * connection; sending anything else before the end is MPCONN_EINVAL.
+ *
+ * Ownership: *pk is borrowed until mpconn_pack_end()/mpconn_pack_abort().
+ * Return: 0, MPCONN_EINVAL (a value is already under way), MPCONN_EREADONLY,
+ * MPCONN_ECLOSED.
+ */
+MPCONN_EXPORT int mpconn_pack_begin(mpconn *c, msgpack_packer **pk);
+
+/**
+ * mpconn_pack_end() - send the value packed since mpconn_pack_begin().
+ * @c: the connection.
+ *
+ * The bytes are sent as they were packed; pack exactly one value.
+ * Return: 0, MPCONN_EINVAL (no value under way), MPCONN_ENOMEM (packing
+ * ran out of memory; nothing is sent), or as mpconn_send_bytes().
+ */
+MPCONN_EXPORT int mpconn_pack_end(mpconn *c);
+
+/** mpconn_pack_abort() - drop the value under way; nothing is sent. */
+MPCONN_EXPORT void mpconn_pack_abort(mpconn *c);
+
+/**
+ * mpconn_pack_set() - pack a set: ext MPCONN_EXT_SET holding one array.
+ * @pk: any msgpack-c packer.
+ * @members: the members.
+ * @n: how many.
+ *
+ * Ownership: @members is borrowed for the call.
+ * Return: 0, MPCONN_ENOMEM, or MPCONN_EINVAL when the packer fails.
+ */
+MPCONN_EXPORT int mpconn_pack_set(msgpack_packer *pk,
+                                  const msgpack_object *members, size_t n);
+
+/**
+ * mpconn_recv() - receive one value.
+ * @c: a connection that can receive.
+ * @msg: receives the message.
+ * @timeout_ms: how long to wait.
+ *
+ * Before msgpack-c sees the frame, it is checked in one pass: one object and
+ * no trailing bytes, every count and length within the bytes left, nesting
+ * at most MPCONN_MAX_DEPTH, every set payload exactly one array.  A frame
+ * that fails is consumed and reported; the connection stays usable.
+ * Decoding a frame of N bytes takes at most 24 * N + 8 KiB of memory.
+ *
+ * Ownership: *msg is new; free it with mpconn_msg_free().
+ * Return: 0; MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET for a frame
+ * that is not one well-formed value; otherwise as mpconn_recv_bytes().
+ */
+MPCONN_EXPORT int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms);
+
+/**
+ * mpconn_msg_value() - the value a message holds.
+ * @m: the message.
+ *
+ * Ownership: borrowed.  The object, everything it points to, and every
+ * str, bin and ext body (which point into the received frame; they are not
+ * NUL-terminated) stay valid until mpconn_msg_free(@m).
+ */
+MPCONN_EXPORT const msgpack_object *mpconn_msg_value(const mpconn_msg *m);
+
+/**
+ * mpconn_msg_data() - the raw payload of a message (the msgpack bytes).
+ * @m: the message.
+ * @len: receives the length.
+ *
+ * Ownership: borrowed, valid until mpconn_msg_free(@m).
+ */
+MPCONN_EXPORT const void *mpconn_msg_data(const mpconn_msg *m, size_t *len);
+
+/**
+ * mpconn_msg_set_members() - the members of a received set.
+ * @m: the message holding @set.
+ * @set: an ext object of type MPCONN_EXT_SET inside @m's value.
+ * @members: receives the members as an array.
+ *
+ * Ownership: *members is borrowed, valid until mpconn_msg_free(@m).
+ * Return: 0, MPCONN_EINVAL when @set is not a set, MPCONN_EBADSET when its
+ * payload is not exactly one array, MPCONN_ENOMEM.
+ */
+MPCONN_EXPORT int mpconn_msg_set_members(mpconn_msg *m,
+                                         const msgpack_object *set,
+                                         msgpack_object_array *members);
+
+/** mpconn_msg_free() - release a message; NULL is a no-op. */
+MPCONN_EXPORT void mpconn_msg_free(mpconn_msg *m);
+
+/**
+ * mpconn_set_unpack() - decode the members of any set object.
+ * @set: an ext object of type MPCONN_EXT_SET.
+ * @zone: a msgpack-c zone that receives the member objects.
+ * @members: receives the members.
+ *
+ * Ownership: the member array lives in @zone; str, bin and ext bodies
+ * point into @set's payload.  Both must outlive their use.
+ * Return: as mpconn_msg_set_members().
+ */
+MPCONN_EXPORT int mpconn_set_unpack(const msgpack_object *set,
+                                    msgpack_zone *zone,
+                                    msgpack_object_array *members);
+
+/* ------------------------------------------------------------------------ */
+/* Format strings                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Build and take apart values the way Py_BuildValue and jansson's
+ * json_pack/json_unpack do.  docs/values.md has the full table:
+ *
+ *   n nil   b bool (int)   i int   I int64_t   U uint64_t   f double
+ *   s string   s# string + size_t length   y# bytes + size_t length
+ *   O const msgpack_object *   [..] array   {k:v ..} map   <..> set
+ *   ? after a map key (unpack): optional   * (unpack): ignore the rest
+ *
+ * Commas, colons and white space separate items and are otherwise ignored.
+ */
+
+/** Details of a format error; caller-allocated, every call accepts NULL. */
+typedef struct mpconn_error {
+  int code;         /* the code the call returned */
+  size_t position;  /* byte offset in the format string */
+  char path[96];    /* where in the value, e.g. "$[1].spam" */
+  char text[160];   /* the full message, NUL-terminated */
+} mpconn_error;
+
+/**
+ * mpconn_packf() - pack a value described by a format string.
+ * @pk: any msgpack-c packer.
+ * @err: receives details on failure, or NULL.
+ * @fmt: the format.
+ *
+ * The format is checked before anything is packed, so MPCONN_EFORMAT leaves
+ * @pk untouched; a NULL string argument is found while packing.
+ * Return: 0, MPCONN_EFORMAT, MPCONN_EINVAL (a NULL string), MPCONN_ENOMEM.
+ */
+MPCONN_EXPORT int mpconn_packf(msgpack_packer *pk, mpconn_error *err,
+                               const char *fmt, ...);
+MPCONN_EXPORT int mpconn_vpackf(msgpack_packer *pk, mpconn_error *err,
+                                const char *fmt, va_list ap);
+
+/**
+ * mpconn_sendf() - pack a value from a format and send it as one frame.
+ * @c: a connection that can send.
+ * @fmt: the format, e.g. "[s, i, s]" or "{s:s, s:i}".
+ *
+ * Nothing is sent when the format or an argument is bad.
+ * Return: 0, as mpconn_packf(), or as mpconn_send_bytes().
+ */
+MPCONN_EXPORT int mpconn_sendf(mpconn *c, const char *fmt, ...);
+
+/**
+ * mpconn_unpackf() - check a value's shape and extract its parts.
+ * @v: the value (for example mpconn_msg_value()).
+ * @err: receives details on failure, or NULL.
+ * @fmt: the format; the arguments are pointers (see docs/values.md).
+ *
+ * Strings: "s" copies into a caller buffer (char *, size_t size) and
+ * NUL-terminates it; "s#" and "y#" give a pointer into the value and its
+ * length (const char **, size_t *).
+ *
+ * Ownership: pointers stored through the arguments borrow from @v.
+ * Return: 0, MPCONN_EUNPACK (the value does not match; @err says at which
+ * format position and which part of the value), MPCONN_EFORMAT.
+ */
+MPCONN_EXPORT int mpconn_unpackf(const msgpack_object *v, mpconn_error *err,
+                                 const char *fmt, ...);
+MPCONN_EXPORT int mpconn_vunpackf(const msgpack_object *v, mpconn_error *err,
+                                  const char *fmt, va_list ap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPCONN_H */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* The bytes API: one frame of raw bytes per call. */
+#include "mpconn-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int mpconn_send_bytes(mpconn *c, const void *data, size_t len) {
+  int rc = mpconn__check_send(c);
+  if (rc < 0)
+    return rc;
+  if (!data && len)
+    return MPCONN_EINVAL;
+  uint8_t hdr[MPCONN_HEADER_MAX];
+  struct iovec iov[2] = {
+      {.iov_base = hdr, .iov_len = mpconn__header_encode(hdr, len)},
+      {.iov_base = (void *)data, .iov_len = len},
+  };
+  return mpconn__writev_all(c->wfd, c->wsock, iov, len ? 2 : 1);
+}
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+int mpconn_recv_bytes(mpconn *c, void **data, size_t *len, size_t maxlength,
+                      int timeout_ms) {
+  int rc = mpconn__check_recv(c);
+  if (rc < 0)
+    return rc;
+  if (!data || !len)
+    return MPCONN_EINVAL;
+  rc = mpconn__rx_next(c, min_size(maxlength, c->max_size), false,
+                       mpconn__deadline(timeout_ms));
+  if (rc < 0)
+    return rc;
+  size_t n = (size_t)c->rx.plen;
+  uint8_t *p = mpconn__rx_take(c);
+  if (!p) {
+    p = malloc(n ? n : 1);
+    if (!p)
+      return MPCONN_ENOMEM;
+    memcpy(p, mpconn__rx_payload(c), n);
+    mpconn__rx_consume(c);
+  }
+  *data = p;
+  *len = n;
+  return 0;
+}
+
+int mpconn_recv_bytes_into(mpconn *c, void *buf, size_t size, size_t offset,
+                           size_t *len, int timeout_ms) {
+  int rc = mpconn__check_recv(c);
+  if (rc < 0)
+    return rc;
+  if ((!buf && size) || !len || offset > size)
+    return MPCONN_EINVAL;
+  int64_t deadline = mpconn__deadline(timeout_ms);
+  rc = mpconn__rx_next(c, c->max_size, true, deadline);
+  if (rc < 0)
+    return rc;
+  if (c->rx.plen > size - offset) {
+    *len = (size_t)c->rx.plen;
+    return MPCONN_ETOOSHORT;
+  }
+  rc = mpconn__rx_next(c, c->max_size, false, deadline);
+  if (rc < 0)
+    return rc;
+  size_t n = (size_t)c->rx.plen;
+  if (n)
+    memcpy((uint8_t *)buf + offset, mpconn__rx_payload(c), n);
+  mpconn__rx_consume(c);
+  *len = n;
+  return 0;
+}

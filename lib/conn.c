@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/* Creating, wrapping, handing over and closing connections. */
+#include "mpconn-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void close_fds(int rfd, int wfd) {
+  if (rfd >= 0)
+    close(rfd);
+  if (wfd >= 0 && wfd != rfd)
+    close(wfd);
+}
+
+/* Whether fd is open with an access mode that allows the direction. */
+static int check_fd(int fd, int want) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return MPCONN_EBADF;
+  int mode = fl & O_ACCMODE;
+  if (mode != O_RDWR && mode != want)
+    return MPCONN_EBADF;
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+    return -errno;
+  return 0;
+}
+
+static bool is_socket(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int mpconn_from_fds(mpconn **c, int rfd, int wfd) {
+  int rc = 0;
+  if (c)
+    *c = NULL;
+  if (!c || (rfd < 0 && wfd < 0))
+    rc = MPCONN_EINVAL;
+  if (!rc && rfd >= 0)
+    rc = check_fd(rfd, O_RDONLY);
+  if (!rc && wfd >= 0)
+    rc = check_fd(wfd, wfd == rfd ? O_RDWR : O_WRONLY);
+  mpconn *n = rc ? NULL : calloc(1, sizeof(*n));
+  if (!rc && !n)
+    rc = MPCONN_ENOMEM;
+  if (rc) {
+    close_fds(rfd, wfd);
+    return rc;
+  }
+  n->rfd = rfd;
+  n->wfd = wfd;
+  n->wsock = wfd >= 0 && is_socket(wfd);
+  n->max_size = MPCONN_DEFAULT_MAX_SIZE;
+  *c = n;
+  return 0;
+}
+
+int mpconn_from_fd(mpconn **c, int fd) {
+  int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+  if (fl < 0) {
+    if (c)
+      *c = NULL;
+    return fd < 0 ? MPCONN_EINVAL : MPCONN_EBADF;
+  }
+  switch (fl & O_ACCMODE) {
+  case O_RDONLY:
+    return mpconn_from_fds(c, fd, -1);
+  case O_WRONLY:
+    return mpconn_from_fds(c, -1, fd);
+  default:
+    return mpconn_from_fds(c, fd, fd);
+  }
+}
+
+/* A descriptor number, or -1, taking the whole of [s, end). */
+static bool parse_fd(const char *s, const char *end, int *fd) {
+  if (end - s == 2 && s[0] == '-' && s[1] == '1') {
+    *fd = -1;
+    return true;
+  }
+  long v = 0;
+  if (s == end || end - s > 9)
+    return false;
+  for (; s < end; s++) {
+    if (*s < '0' || *s > '9')
+      return false;
+    v = v * 10 + (*s - '0');
+  }
+  *fd = (int)v;
+  return true;
+}
+
+int mpconn_from_string(mpconn **c, const char *spec) {
+  if (c)
+    *c = NULL;
+  if (!c || !spec)
+    return MPCONN_EINVAL;
+  const char *comma = strchr(spec, ',');
+  const char *end = spec + strlen(spec);
+  int rfd, wfd;
+  if (!comma)
+    return parse_fd(spec, end, &rfd) && rfd >= 0 ? mpconn_from_fd(c, rfd)
+                                                  : MPCONN_EINVAL;
+  if (!parse_fd(spec, comma, &rfd) || !parse_fd(comma + 1, end, &wfd))
+    return MPCONN_EINVAL;
+  return mpconn_from_fds(c, rfd, wfd);
+}
+
+int mpconn_pipe(mpconn **a, mpconn **b, bool duplex) {
+  if (!a || !b)
+    return MPCONN_EINVAL;
+  *a = *b = NULL;
+  int fds[2];
+  if (duplex) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+      return -errno;
+  } else if (pipe2(fds, O_CLOEXEC) < 0) {
+    return -errno;
+  }
+  int rc = duplex ? mpconn_from_fds(a, fds[0], fds[0])
+                  : mpconn_from_fds(a, fds[0], -1);
+  if (rc < 0) {
+    close(fds[1]);
+    return rc;
+  }
+  rc = duplex ? mpconn_from_fds(b, fds[1], fds[1])
+              : mpconn_from_fds(b, -1, fds[1]);
+  if (rc < 0) {
+    mpconn_free(*a);
+    *a = NULL;
+  }
+  return rc;
+}
+
+int mpconn_fd_string(const mpconn *c, char *buf, size_t size) {
+  if (!c || !buf)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  int n = c->rfd == c->wfd ? snprintf(buf, size, "%d", c->rfd)
+                           : snprintf(buf, size, "%d,%d", c->rfd, c->wfd);
+  return n < 0 || (size_t)n >= size ? MPCONN_EINVAL : 0;
+}
+
+static int set_cloexec(int fd, bool on) {
+  int fl = fcntl(fd, F_GETFD);
+  if (fl < 0)
+    return -errno;
+  fl = on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC;
+  return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
+}
+
+int mpconn_set_inheritable(mpconn *c, bool inheritable) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  int rc = 0;
+  if (c->rfd >= 0)
+    rc = set_cloexec(c->rfd, !inheritable);
+  if (!rc && c->wfd >= 0 && c->wfd != c->rfd)
+    rc = set_cloexec(c->wfd, !inheritable);
+  return rc;
+}
+
+int mpconn_fileno(const mpconn *c) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  return c->rfd >= 0 ? c->rfd : c->wfd;
+}
+
+int mpconn_close(mpconn *c) {
+  if (!c || c->closed)
+    return 0;
+  c->closed = true;
+  int rc = 0;
+  if (c->rfd >= 0 && close(c->rfd) < 0 && errno != EINTR)
+    rc = -errno;
+  if (c->wfd >= 0 && c->wfd != c->rfd && close(c->wfd) < 0 &&
+      errno != EINTR && !rc)
+    rc = -errno;
+  c->rfd = c->wfd = -1;
+  mpconn__rx_reset(&c->rx);
+  free(c->rx.buf);
+  c->rx.buf = NULL;
+  c->rx.start = c->rx.end = 0;
+  return rc;
+}
+
+void mpconn__tx_release(struct mpconn_tx *tx) {
+  free(tx->buf);
+  tx->buf = NULL;
+  tx->len = tx->cap = 0;
+  tx->packing = false;
+  tx->oom = false;
+}
+
+void mpconn_free(mpconn *c) {
+  if (!c)
+    return;
+  mpconn_close(c);
+  mpconn__tx_release(&c->tx);
+  free(c);
+}
+
+int mpconn_set_max_size(mpconn *c, size_t max_size) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  c->max_size = max_size;
+  return 0;
+}
+
+size_t mpconn_get_max_size(const mpconn *c) { return c ? c->max_size : 0; }
+
+bool mpconn_readable(const mpconn *c) {
+  return c && !c->closed && c->rfd >= 0;
+}
+
+bool mpconn_writable(const mpconn *c) {
+  return c && !c->closed && c->wfd >= 0;
+}
+
+int mpconn__check_recv(const mpconn *c) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  return c->rfd < 0 ? MPCONN_EWRITEONLY : 0;
+}
+
+int mpconn__check_send(const mpconn *c) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  if (c->wfd < 0)
+    return MPCONN_EREADONLY;
+  /* A value being packed owns the send side until it ends. */
+  return c->tx.packing ? MPCONN_EINVAL : 0;
+}

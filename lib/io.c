@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * System calls, made safe: EINTR is retried, EAGAIN on a non-blocking
+ * descriptor waits for readiness, short writes continue, and a write to a
+ * pipe whose reader is gone never raises SIGPIPE in the process.
+ */
+#include "mpconn-private.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t mpconn__deadline(int timeout_ms) {
+  if (timeout_ms < 0)
+    return MPCONN_FOREVER;
+  return now_ms() + timeout_ms;
+}
+
+/* Milliseconds left until the deadline, for poll(): -1 for ever. */
+int mpconn__remaining_ms(int64_t deadline) {
+  if (deadline == MPCONN_FOREVER)
+    return -1;
+  int64_t left = deadline - now_ms();
+  if (left <= 0)
+    return 0;
+  return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* 1 when ready, MPCONN_ETIMEDOUT at the deadline, or -errno. */
+int mpconn__wait_fd(int fd, short events, int64_t deadline) {
+  struct pollfd p = {.fd = fd, .events = events};
+  for (;;) {
+    int n = poll(&p, 1, mpconn__remaining_ms(deadline));
+    if (n > 0) {
+      if (p.revents & POLLNVAL)
+        return MPCONN_EBADF;
+      return 1;
+    }
+    if (n == 0)
+      return MPCONN_ETIMEDOUT;
+    if (errno != EINTR)
+      return -errno;
+  }
+}
+
+/*
+ * One read(): the number of bytes (> 0), 0 at end of file, or a negative
+ * code.  With a finite deadline, waits for readability first, so a read on
+ * a blocking descriptor does not outlast the deadline.
+ */
+ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline) {
+  for (;;) {
+    if (deadline != MPCONN_FOREVER) {
+      int rc = mpconn__wait_fd(fd, POLLIN, deadline);
+      if (rc < 0)
+        return rc;
+    }
+    ssize_t n = read(fd, buf, len);
+    if (n >= 0)
+      return n;
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      int rc = mpconn__wait_fd(fd, POLLIN, deadline);
+      if (rc < 0)
+        return rc;
+      continue;
+    }
+    return -errno;
+  }
+}
+
+static ssize_t write_once(int fd, bool sock, struct iovec *iov, int iovcnt) {
+  if (sock) {
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+    return sendmsg(fd, &m, MSG_NOSIGNAL);
+  }
+  return writev(fd, iov, iovcnt);
+}
+
+static int write_loop(int fd, bool sock, struct iovec *iov, int iovcnt) {
+  while (iovcnt > 0) {
+    ssize_t n = write_once(fd, sock, iov, iovcnt);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        int rc = mpconn__wait_fd(fd, POLLOUT, MPCONN_FOREVER);
+        if (rc < 0)
+          return rc;
+        continue;
+      }
+      return errno == EPIPE ? MPCONN_EPIPE : -errno;
+    }
+    size_t done = (size_t)n;
+    while (iovcnt > 0 && done >= iov->iov_len) {
+      done -= iov->iov_len;
+      iov++;
+      iovcnt--;
+    }
+    if (iovcnt > 0) {
+      iov->iov_base = (uint8_t *)iov->iov_base + done;
+      iov->iov_len -= done;
+    }
+  }
+  return 0;
+}
+
+/*
+ * Write every byte of iov.  Sockets use MSG_NOSIGNAL.  For pipes SIGPIPE is
+ * blocked in this thread only, and a SIGPIPE this write raised is taken
+ * back before the mask is restored, so the process-wide disposition is
+ * never consulted nor changed.  A SIGPIPE that was already pending is left
+ * alone.  iov is modified.
+ */
+int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt) {
+  if (sock)
+    return write_loop(fd, sock, iov, iovcnt);
+
+  sigset_t pipe_set, old, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE);
+
+  int rc = write_loop(fd, sock, iov, iovcnt);
+
+  if (rc == MPCONN_EPIPE && !was_pending) {
+    const struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+      ;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}

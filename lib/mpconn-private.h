@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal declarations shared by the files of lib/.  Not installed. */
+#ifndef MPCONN_PRIVATE_H
+#define MPCONN_PRIVATE_H
+
+#include "mpconn.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Size of the per-connection receive buffer: one read() takes this much. */
+#define MPCONN_RX_CHUNK ((size_t)64 * 1024)
+/* Largest frame header: -1 then an 8-byte length. */
+#define MPCONN_HEADER_MAX 12
+/* Deadline meaning "never". */
+#define MPCONN_FOREVER INT64_MAX
+
+/*
+ * Receive state.  Unread bytes are buf[start, end).  Once the header of the
+ * next frame is parsed (have_header), hlen and plen describe it.  A frame
+ * that fits in the chunk buffer is assembled there; a larger one is
+ * assembled in its own allocation (big), which a receive hands to the
+ * caller without copying.
+ */
+struct mpconn_rx {
+  uint8_t *buf;
+  size_t start, end;
+  bool have_header;
+  size_t hlen;
+  uint64_t plen;
+  uint8_t *big;
+  size_t big_have;
+  int err; /* sticky error; 0 when none */
+};
+
+/*
+ * Send state for a value packed in place: the payload starts at
+ * MPCONN_HEADER_MAX so the header can be written just before it once the
+ * length is known.
+ */
+struct mpconn_tx {
+  uint8_t *buf;
+  size_t len, cap;
+  bool packing;
+  bool oom;
+  msgpack_packer pk;
+};
+
+struct mpconn {
+  int rfd, wfd;
+  bool wsock; /* wfd is a socket: send with MSG_NOSIGNAL */
+  bool closed;
+  size_t max_size;
+  struct mpconn_rx rx;
+  struct mpconn_tx tx;
+};
+
+/* io.c — system calls with EINTR, EAGAIN, short writes and SIGPIPE handled */
+int64_t mpconn__deadline(int timeout_ms);
+int mpconn__remaining_ms(int64_t deadline);
+int mpconn__wait_fd(int fd, short events, int64_t deadline);
+ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline);
+int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt);
+
+/* frame.c — the wire format and the receive state machine */
+size_t mpconn__header_encode(uint8_t out[MPCONN_HEADER_MAX], uint64_t len);
+int mpconn__rx_next(mpconn *c, size_t limit, bool header_only,
+                    int64_t deadline);
+int mpconn__rx_ready(mpconn *c);
+const uint8_t *mpconn__rx_payload(const mpconn *c);
+uint8_t *mpconn__rx_take(mpconn *c);
+void mpconn__rx_consume(mpconn *c);
+void mpconn__rx_reset(struct mpconn_rx *rx);
+
+/* validate.c — one pass over a frame before msgpack-c decodes it: 0, or
+ * MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET. */
+int mpconn__validate(const uint8_t *p, size_t n);
+/* As mpconn__validate(); *zone_bytes (may be NULL) receives exactly what
+ * msgpack-c allocates from its zone to decode the frame, at most
+ * 24 * (n - 1).  msgpack_zone_init(&z, *zone_bytes) then msgpack_unpack()
+ * into z decodes in one allocation; msgpack_unpack_next()'s own zone grows
+ * in doubling chunks and can take about twice that. */
+int mpconn__validate_sized(const uint8_t *p, size_t n, size_t *zone_bytes);
+/* A set's ext payload: exactly one array and nothing after it.  0,
+ * MPCONN_EBADSET or MPCONN_ETOODEEP; *zone_bytes as above. */
+int mpconn__validate_set(const uint8_t *p, size_t n, size_t *zone_bytes);
+
+/* conn.c */
+void mpconn__tx_release(struct mpconn_tx *tx);
+int mpconn__check_recv(const mpconn *c);
+int mpconn__check_send(const mpconn *c);
+
+#endif

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SIGPIPE never kills the host (lib/io.c): sends to a vanished reader
+ * return MPCONN_EPIPE with the default disposition in force, the signal
+ * mask is restored, and no SIGPIPE is left pending.  Each case runs in a
+ * child; the parent makes the assertions.
+ */
+#include "test-util.h"
+
+#include <signal.h>
+
+enum { OK = 0, BAD_RC = 10, PENDING = 11, MASK = 12, LOST_PENDING = 13 };
+
+static int sigpipe_blocked(void) {
+  sigset_t cur;
+  sigprocmask(SIG_BLOCK, NULL, &cur);
+  return sigismember(&cur, SIGPIPE);
+}
+
+static int sigpipe_pending(void) {
+  sigset_t p;
+  sigpending(&p);
+  return sigismember(&p, SIGPIPE);
+}
+
+static int child_body(bool duplex, bool prepend_pending) {
+  signal(SIGPIPE, SIG_DFL);
+  if (prepend_pending) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &s, NULL);
+    raise(SIGPIPE);
+  }
+  mpconn *a, *b;
+  if (mpconn_pipe(&a, &b, duplex) < 0)
+    return BAD_RC;
+  mpconn *reader = a, *sender = b;
+  mpconn_free(reader);
+  char big[100000] = {0};
+  if (mpconn_send_bytes(sender, "x", 1) != MPCONN_EPIPE)
+    return BAD_RC;
+  if (mpconn_send_bytes(sender, big, sizeof(big)) != MPCONN_EPIPE)
+    return BAD_RC;
+  mpconn_free(sender);
+  if (prepend_pending)
+    return sigpipe_pending() ? OK : LOST_PENDING;
+  if (sigpipe_pending())
+    return PENDING;
+  if (sigpipe_blocked())
+    return MASK;
+  return OK;
+}
+
+static void run(bool duplex, bool prepend_pending) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(child_body(duplex, prepend_pending));
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_false(WIFSIGNALED(status));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), OK);
+}
+
+static void test_pipe_reader_gone(void **state) {
+  (void)state;
+  run(false, false);
+}
+
+static void test_socket_reader_gone(void **state) {
+  (void)state;
+  run(true, false);
+}
+
+/* A SIGPIPE the program had pending before stays pending. */
+static void test_pending_signal_kept(void **state) {
+  (void)state;
+  run(false, true);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_pipe_reader_gone),
+      cmocka_unit_test(test_socket_reader_gone),
+      cmocka_unit_test(test_pending_signal_kept),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

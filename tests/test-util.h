@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the unit tests. */
+#ifndef TEST_UTIL_H
+#define TEST_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mpconn.h"
+
+/* Write all of buf to a raw descriptor. */
+static inline void raw_write(int fd, const void *buf, size_t len) {
+  const uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    assert_true(n > 0);
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+/* A raw pipe whose read end is wrapped: tests write exact bytes into *wfd. */
+static inline mpconn *raw_reader(int *wfd) {
+  int fds[2];
+  assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+  /* Room for a test to write a whole large frame before reading it. */
+  assert_true(fcntl(fds[1], F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024);
+  mpconn *c;
+  assert_int_equal(mpconn_from_fds(&c, fds[0], -1), 0);
+  *wfd = fds[1];
+  return c;
+}
+
+/* Deterministic content: byte i of message `seed`. */
+static inline uint8_t pattern(size_t seed, size_t i) {
+  return (uint8_t)((i * 131u + seed * 7u + (i >> 8)) & 0xff);
+}
+
+static inline uint8_t *pattern_buf(size_t seed, size_t len) {
+  uint8_t *p = malloc(len ? len : 1);
+  assert_non_null(p);
+  for (size_t i = 0; i < len; i++)
+    p[i] = pattern(seed, i);
+  return p;
+}
+
+/* Receive one message and check it is exactly pattern(seed, len). */
+static inline void expect_pattern(mpconn *c, size_t seed, size_t len) {
+  void *data;
+  size_t got;
+  assert_int_equal(mpconn_recv_bytes(c, &data, &got, MPCONN_UNLIMITED, 5000),
+                   0);
+  assert_int_equal(got, len);
+  uint8_t *want = pattern_buf(seed, len);
+  if (len)
+    assert_memory_equal(data, want, len);
+  free(want);
+  free(data);
+}
+
+#endif

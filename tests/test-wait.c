@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* poll() and wait() (lib/wait.c): level-triggered, aware of buffered frames. */
+#include "test-util.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define NCONN 3
+
+struct pairs {
+  mpconn *a[NCONN], *b[NCONN];
+};
+
+static int setup(void **state) {
+  struct pairs *p = calloc(1, sizeof(*p));
+  for (int i = 0; i < NCONN; i++)
+    if (mpconn_pipe(&p->a[i], &p->b[i], true) < 0)
+      return -1;
+  *state = p;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct pairs *p = *state;
+  for (int i = 0; i < NCONN; i++) {
+    mpconn_free(p->a[i]);
+    mpconn_free(p->b[i]);
+  }
+  free(p);
+  return 0;
+}
+
+static void test_poll_levels(void **state) {
+  struct pairs *p = *state;
+  mpconn *c = p->b[0];
+  assert_int_equal(mpconn_poll(c, 0), 0);
+  assert_int_equal(mpconn_poll(c, 20), 0);
+  /* Two frames in one write: after receiving one, the other is buffered. */
+  int fd = mpconn_fileno(p->a[0]);
+  raw_write(fd, "\x00\x00\x00\x01" "a" "\x00\x00\x00\x01" "b", 10);
+  assert_int_equal(mpconn_poll(c, 1000), 1);
+  assert_int_equal(mpconn_poll(c, 0), 1); /* level-triggered */
+  char ch;
+  size_t len;
+  assert_int_equal(mpconn_recv_bytes_into(c, &ch, 1, 0, &len, 0), 0);
+  assert_int_equal(ch, 'a');
+  assert_int_equal(mpconn_poll(c, 0), 1);
+  assert_int_equal(mpconn_recv_bytes_into(c, &ch, 1, 0, &len, 0), 0);
+  assert_int_equal(ch, 'b');
+  assert_int_equal(mpconn_poll(c, 0), 0);
+  /* Half a frame is not ready. */
+  raw_write(fd, "\x00\x00\x00\x02" "x", 5);
+  assert_int_equal(mpconn_poll(c, 30), 0);
+  raw_write(fd, "y", 1);
+  assert_int_equal(mpconn_poll(c, 1000), 1);
+  char two[2];
+  assert_int_equal(mpconn_recv_bytes_into(c, two, 2, 0, &len, 0), 0);
+  assert_memory_equal(two, "xy", 2);
+  /* EOF is ready: a receive returns at once. */
+  mpconn_close(p->a[0]);
+  assert_int_equal(mpconn_poll(c, 1000), 1);
+  assert_int_equal(mpconn_recv_bytes_into(c, two, 2, 0, &len, 0), MPCONN_EOF);
+  assert_int_equal(mpconn_poll(c, 0), 1);
+}
+
+static void test_poll_direction(void **state) {
+  (void)state;
+  mpconn *r, *w;
+  assert_int_equal(mpconn_pipe(&r, &w, false), 0);
+  assert_int_equal(mpconn_poll(w, 0), MPCONN_EWRITEONLY);
+  mpconn *list[2] = {r, w}, *ready[2];
+  assert_int_equal(mpconn_wait(list, 2, 0, ready), MPCONN_EWRITEONLY);
+  list[1] = NULL;
+  assert_int_equal(mpconn_wait(list, 2, 0, ready), MPCONN_EINVAL);
+  mpconn_free(r);
+  mpconn_free(w);
+}
+
+static void test_wait_reports_ready_subset(void **state) {
+  struct pairs *p = *state;
+  mpconn *ready[NCONN];
+  assert_int_equal(mpconn_wait(p->b, NCONN, 0, ready), 0);
+  assert_int_equal(mpconn_wait(p->b, NCONN, 30, ready), 0);
+  assert_int_equal(mpconn_send_bytes(p->a[2], "2", 1), 0);
+  assert_int_equal(mpconn_send_bytes(p->a[0], "0", 1), 0);
+  assert_int_equal(mpconn_wait(p->b, NCONN, 1000, ready), 2);
+  assert_ptr_equal(ready[0], p->b[0]);
+  assert_ptr_equal(ready[1], p->b[2]);
+  char ch;
+  size_t len;
+  assert_int_equal(mpconn_recv_bytes_into(p->b[0], &ch, 1, 0, &len, 0), 0);
+  assert_int_equal(mpconn_wait(p->b, NCONN, 1000, ready), 1);
+  assert_ptr_equal(ready[0], p->b[2]);
+}
+
+/* A frame already in the buffer is ready although the descriptor is idle. */
+static void test_wait_sees_buffered_frames(void **state) {
+  struct pairs *p = *state;
+  raw_write(mpconn_fileno(p->a[1]), "\x00\x00\x00\x01" "a" "\x00\x00\x00\x01" "b",
+            10);
+  char ch;
+  size_t len;
+  assert_int_equal(mpconn_recv_bytes_into(p->b[1], &ch, 1, 0, &len, 1000), 0);
+  mpconn *ready[NCONN];
+  assert_int_equal(mpconn_wait(p->b, NCONN, -1, ready), 1);
+  assert_ptr_equal(ready[0], p->b[1]);
+}
+
+struct later {
+  mpconn *c;
+  int ms;
+};
+
+static void *send_later(void *arg) {
+  struct later *l = arg;
+  struct timespec ts = {0, l->ms * 1000000L};
+  nanosleep(&ts, NULL);
+  mpconn_send_bytes(l->c, "late", 4);
+  return NULL;
+}
+
+static void test_wait_forever_wakes(void **state) {
+  struct pairs *p = *state;
+  struct later l = {p->a[1], 50};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, send_later, &l), 0);
+  mpconn *ready[NCONN];
+  assert_int_equal(mpconn_wait(p->b, NCONN, -1, ready), 1);
+  assert_ptr_equal(ready[0], p->b[1]);
+  pthread_join(t, NULL);
+  l.c = p->a[2];
+  assert_int_equal(pthread_create(&t, NULL, send_later, &l), 0);
+  assert_int_equal(mpconn_poll(p->b[2], -1), 1);
+  pthread_join(t, NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_poll_levels, setup, teardown),
+      cmocka_unit_test(test_poll_direction),
+      cmocka_unit_test_setup_teardown(test_wait_reports_ready_subset, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_wait_sees_buffered_frames, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_wait_forever_wakes, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
