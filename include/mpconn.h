@@ -333,8 +333,10 @@ MPCONN_EXPORT int mpconn_recv_bytes_into(mpconn *c, void *buf, size_t size,
  * @timeout_ms: how long to wait.
  *
  * Ready means a whole message is buffered, or a receive would return an
- * error at once (EOF, truncation, a bad frame).  Bytes that arrive while
- * polling are read into the connection's buffer; none is lost.
+ * error at once (EOF, truncation, a bad frame, or a read error such as
+ * ECONNRESET met while polling, which the next receive returns).  Bytes
+ * that arrive while polling are read into the connection's buffer; none is
+ * lost.
  * Return: 1 ready, 0 timed out, or a negative code (MPCONN_EWRITEONLY,
  * MPCONN_ECLOSED, -errno).
  */
@@ -492,7 +494,8 @@ MPCONN_EXPORT void mpconn_msg_free(mpconn_msg *m);
  *
  * Ownership: the member array lives in @zone; str, bin and ext bodies
  * point into @set's payload.  Both must outlive their use.
- * Return: as mpconn_msg_set_members().
+ * Return: as mpconn_msg_set_members(); also MPCONN_ETOODEEP when the
+ * members nest deeper than MPCONN_MAX_DEPTH (never for a received set).
  */
 MPCONN_EXPORT int mpconn_set_unpack(const msgpack_object *set,
                                     msgpack_zone *zone,

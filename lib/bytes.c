@@ -28,7 +28,7 @@ int mpconn_recv_bytes(mpconn *c, void **data, size_t *len, size_t maxlength,
     return rc;
   if (!data || !len)
     return MPCONN_EINVAL;
-  rc = mpconn__rx_next(c, min_size(maxlength, c->max_size), false,
+  rc = mpconn__rx_next(c, min_size(maxlength, c->max_size), MPCONN_RX_FRAME,
                        mpconn__deadline(timeout_ms));
   if (rc < 0)
     return rc;
@@ -54,14 +54,14 @@ int mpconn_recv_bytes_into(mpconn *c, void *buf, size_t size, size_t offset,
   if ((!buf && size) || !len || offset > size)
     return MPCONN_EINVAL;
   int64_t deadline = mpconn__deadline(timeout_ms);
-  rc = mpconn__rx_next(c, c->max_size, true, deadline);
+  rc = mpconn__rx_next(c, c->max_size, MPCONN_RX_HEADER, deadline);
   if (rc < 0)
     return rc;
   if (c->rx.plen > size - offset) {
     *len = (size_t)c->rx.plen;
     return MPCONN_ETOOSHORT;
   }
-  rc = mpconn__rx_next(c, c->max_size, false, deadline);
+  rc = mpconn__rx_next(c, c->max_size, MPCONN_RX_FRAME, deadline);
   if (rc < 0)
     return rc;
   size_t n = (size_t)c->rx.plen;

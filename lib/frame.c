@@ -93,6 +93,8 @@ static int rx_step(mpconn *c, size_t limit, bool header_only) {
   struct mpconn_rx *rx = &c->rx;
   if (rx->err)
     return rx->err;
+  if (rx->pending)
+    return rx->pending;
   if (!rx->have_header) {
     int rc = parse_header(rx);
     if (rc <= 0)
@@ -157,16 +159,23 @@ static int rx_fill(mpconn *c, int64_t deadline) {
  * Wait until the next frame is complete (or, with header_only, its
  * header).  limit: the largest payload accepted.  0 or a negative code.
  */
-int mpconn__rx_next(mpconn *c, size_t limit, bool header_only,
+int mpconn__rx_next(mpconn *c, size_t limit, enum mpconn_rx_mode mode,
                     int64_t deadline) {
-  for (;;) {
-    int rc = rx_step(c, limit, header_only);
-    if (rc != 0)
-      return rc < 0 ? rc : 0;
+  struct mpconn_rx *rx = &c->rx;
+  int rc;
+  while ((rc = rx_step(c, limit, mode == MPCONN_RX_HEADER)) == 0) {
     rc = rx_fill(c, deadline);
     if (rc < 0)
-      return rc;
+      break;
   }
+  if (rc > 0)
+    return 0;
+  if (rc == MPCONN_ETIMEDOUT || rc == MPCONN_ENOMEM || rc == rx->err)
+    return rc;
+  /* A read error (ECONNRESET, EIO, ...) is reported once: by this call,
+   * or, when only waiting, by the next receive. */
+  rx->pending = mode == MPCONN_RX_PEEK ? rc : 0;
+  return rc;
 }
 
 /* Without I/O: 1 when a whole frame is buffered, 0 if not, or the error a

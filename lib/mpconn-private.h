@@ -31,7 +31,8 @@ struct mpconn_rx {
   uint64_t plen;
   uint8_t *big;
   size_t big_have;
-  int err; /* sticky error; 0 when none */
+  int err;     /* sticky error; 0 when none */
+  int pending; /* a read error seen while waiting, for the next receive */
 };
 
 /*
@@ -65,7 +66,14 @@ int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt);
 
 /* frame.c — the wire format and the receive state machine */
 size_t mpconn__header_encode(uint8_t out[MPCONN_HEADER_MAX], uint64_t len);
-int mpconn__rx_next(mpconn *c, size_t limit, bool header_only,
+/* What mpconn__rx_next() waits for. */
+enum mpconn_rx_mode {
+  MPCONN_RX_FRAME,  /* a whole frame, for a receive */
+  MPCONN_RX_HEADER, /* its header only */
+  MPCONN_RX_PEEK,   /* a whole frame, for poll/wait: a read error stays
+                       pending so the next receive reports it */
+};
+int mpconn__rx_next(mpconn *c, size_t limit, enum mpconn_rx_mode mode,
                     int64_t deadline);
 int mpconn__rx_ready(mpconn *c);
 const uint8_t *mpconn__rx_payload(const mpconn *c);

@@ -18,10 +18,11 @@ int mpconn_poll(mpconn *c, int timeout_ms) {
   int rc = mpconn__check_recv(c);
   if (rc < 0)
     return rc;
-  rc = mpconn__rx_next(c, c->max_size, false, mpconn__deadline(timeout_ms));
+  rc = mpconn__rx_next(c, c->max_size, MPCONN_RX_PEEK,
+                       mpconn__deadline(timeout_ms));
   if (rc == MPCONN_ETIMEDOUT)
     return 0;
-  if (rc == 0 || rc == c->rx.err)
+  if (rc == 0 || rc == c->rx.err || rc == c->rx.pending)
     return 1;
   return rc;
 }
@@ -33,7 +34,8 @@ int mpconn_poll(mpconn *c, int timeout_ms) {
 static bool is_ready(mpconn *c, bool readable) {
   int rc = mpconn__rx_ready(c);
   if (rc == 0 && readable)
-    rc = mpconn__rx_next(c, c->max_size, false, NOW_ONLY) != MPCONN_ETIMEDOUT;
+    rc = mpconn__rx_next(c, c->max_size, MPCONN_RX_PEEK, NOW_ONLY) !=
+         MPCONN_ETIMEDOUT;
   return rc != 0;
 }
 

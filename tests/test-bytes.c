@@ -96,8 +96,13 @@ static void test_into_large(void **state) {
   /* The pair's socket buffers hold less than 1 MiB: send from a child. */
   pid_t pid = fork();
   assert_true(pid >= 0);
-  if (pid == 0)
-    _exit(mpconn_send_bytes(p[0], src, n) == 0 ? 0 : 1);
+  if (pid == 0) {
+    int rc = mpconn_send_bytes(p[0], src, n);
+    free(src);
+    free(dst);
+    teardown(state);
+    _exit(rc == 0 ? 0 : 1);
+  }
   size_t len;
   assert_int_equal(mpconn_recv_bytes_into(p[1], dst, n + 8, 8, &len, 5000), 0);
   assert_int_equal(len, 1);

@@ -134,6 +134,33 @@ static void test_wait_forever_wakes(void **state) {
   pthread_join(t, NULL);
 }
 
+/* A read error met while waiting is kept for the next receive. */
+static void test_read_error_kept_for_receive(void **state) {
+  (void)state;
+  for (int use_wait = 0; use_wait < 2; use_wait++) {
+    mpconn *a, *b;
+    assert_int_equal(mpconn_pipe(&a, &b, true), 0);
+    assert_int_equal(mpconn_send_bytes(a, "unread", 6), 0);
+    mpconn_free(b); /* closed with unread data: the peer sees a reset */
+    if (use_wait) {
+      mpconn *ready[1];
+      assert_int_equal(mpconn_wait(&a, 1, 1000, ready), 1);
+      assert_ptr_equal(ready[0], a);
+      assert_int_equal(mpconn_wait(&a, 1, 1000, ready), 1);
+    } else {
+      assert_int_equal(mpconn_poll(a, 1000), 1);
+      assert_int_equal(mpconn_poll(a, 1000), 1);
+    }
+    void *d;
+    size_t len;
+    assert_int_equal(mpconn_recv_bytes(a, &d, &len, MPCONN_UNLIMITED, 1000),
+                     MPCONN_ECONNRESET);
+    assert_int_equal(mpconn_recv_bytes(a, &d, &len, MPCONN_UNLIMITED, 1000),
+                     MPCONN_EOF);
+    mpconn_free(a);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_poll_levels, setup, teardown),
@@ -144,6 +171,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_wait_forever_wakes, setup,
                                       teardown),
+      cmocka_unit_test(test_read_error_kept_for_receive),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,23 +2,26 @@
 # SPDX-License-Identifier: MIT
 # Usage: check-output.sh PROGRAM EXPECTED
 # Runs PROGRAM with no arguments and fails unless it exits with status 0 and
-# its standard output equals the file EXPECTED byte for byte.
+# its standard output equals EXPECTED byte for byte.  EXPECTED's first line,
+# the SPDX line every file of the project starts with, is not part of the
+# output.
 set -u
 prog=$1
 expected=$2
-out=$(mktemp) || exit 1
-trap 'rm -f "$out"' EXIT
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
 
-"$prog" </dev/null >"$out"
+sed '1{/^# SPDX-License-Identifier: /d;}' "$expected" >"$tmp/want" || exit 1
+"$prog" </dev/null >"$tmp/got"
 status=$?
 if [ "$status" -ne 0 ]; then
   echo "$prog exited with status $status; its output was:"
-  cat "$out"
+  cat "$tmp/got"
   exit 1
 fi
-if ! cmp -s "$expected" "$out"; then
+if ! cmp -s "$tmp/want" "$tmp/got"; then
   echo "$prog printed something other than $expected:"
-  diff -u "$expected" "$out" || true
+  diff -u "$tmp/want" "$tmp/got" || true
   exit 1
 fi
 echo "output matches $expected"
