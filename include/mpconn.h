@@ -562,7 +562,10 @@ MPCONN_EXPORT int mpconn_sendf(mpconn *c, const char *fmt, ...);
  *
  * Ownership: pointers stored through the arguments borrow from @v.
  * Return: 0, MPCONN_EUNPACK (the value does not match; @err says at which
- * format position and which part of the value), MPCONN_EFORMAT.
+ * format position and which part of the value), MPCONN_EFORMAT,
+ * MPCONN_EINVAL (a NULL pointer argument), MPCONN_EBADSET or
+ * MPCONN_ETOODEEP (a set's payload is malformed), MPCONN_ENOMEM.  On
+ * failure, targets of items before the failing one may have been written.
  */
 MPCONN_EXPORT int mpconn_unpackf(const msgpack_object *v, mpconn_error *err,
                                  const char *fmt, ...);

@@ -94,6 +94,44 @@ int mpconn__validate_sized(const uint8_t *p, size_t n, size_t *zone_bytes);
  * MPCONN_EBADSET or MPCONN_ETOODEEP; *zone_bytes as above. */
 int mpconn__validate_set(const uint8_t *p, size_t n, size_t *zone_bytes);
 
+/* format.c — format strings, shared by packing and unpacking */
+struct mpconn__box {
+  uint32_t n; /* items of an array or set, pairs of a map; '*' not counted */
+  bool rest;  /* the container ends with '*' */
+};
+struct mpconn__fmt {
+  const char *fmt;
+  struct mpconn__box *box; /* every container, in the order they open */
+  size_t nbox, cap;
+  struct mpconn__box inline_box[16];
+};
+/* Check a whole format before any argument is read.  0, MPCONN_EFORMAT or
+ * MPCONN_ENOMEM; release with mpconn__fmt_free() after success. */
+int mpconn__fmt_parse(struct mpconn__fmt *f, const char *fmt, bool unpack,
+                      mpconn_error *err);
+void mpconn__fmt_free(struct mpconn__fmt *f);
+/* Skip separators; the character at *pos afterwards, 0 at the end. */
+char mpconn__fmt_next(const char *fmt, size_t *pos);
+
+/* Where in a value the walk is: one step per open container. */
+struct mpconn__step {
+  char kind; /* '[' array or '<' set member, '{' map value, 'k' map key */
+  uint32_t index;
+  msgpack_object key; /* for '{'; a key of another type prints as [?] */
+};
+struct mpconn__path {
+  unsigned depth;
+  struct mpconn__step step[MPCONN_MAX_DEPTH];
+};
+void mpconn__path_render(const struct mpconn__path *p, char *out,
+                         size_t size);
+/* Fill @err (may be NULL): code, position, @path (a rendered path, or
+ * NULL for none) and the text "format position POS: " and the message.
+ * Returns @code. */
+int mpconn__fmt_fail(mpconn_error *err, int code, size_t pos,
+                     const char *path, const char *msg, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* conn.c */
 void mpconn__tx_release(struct mpconn_tx *tx);
 int mpconn__check_recv(const mpconn *c);

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: MIT */
+/* Unpacking with format strings (lib/unpackf.c). */
+#include "test-util.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "mpconn-private.h"
+
+struct fixture {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_unpacked u;
+  mpconn_error err;
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof(*f));
+  if (!f)
+    return -1;
+  msgpack_sbuffer_init(&f->sb);
+  msgpack_packer_init(&f->pk, &f->sb, msgpack_sbuffer_write);
+  msgpack_unpacked_init(&f->u);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  msgpack_unpacked_destroy(&f->u);
+  msgpack_sbuffer_destroy(&f->sb);
+  free(f);
+  return 0;
+}
+
+/* Decode the bytes now in the packer's buffer, as a receiver would. */
+static const msgpack_object *decode(struct fixture *f) {
+  assert_int_equal(mpconn__validate((const uint8_t *)f->sb.data, f->sb.size),
+                   0);
+  size_t off = 0;
+  assert_int_equal(msgpack_unpack_next(&f->u, f->sb.data, f->sb.size, &off),
+                   MSGPACK_UNPACK_SUCCESS);
+  return &f->u.data;
+}
+
+/* A value from hand-written msgpack. */
+static const msgpack_object *hex(struct fixture *f, const char *s) {
+  msgpack_sbuffer_clear(&f->sb);
+  int hi = -1;
+  for (; *s; s++) {
+    int v;
+    if (*s >= '0' && *s <= '9')
+      v = *s - '0';
+    else if (*s >= 'a' && *s <= 'f')
+      v = *s - 'a' + 10;
+    else
+      continue;
+    if (hi < 0) {
+      hi = v;
+    } else {
+      char b = (char)(hi << 4 | v);
+      msgpack_sbuffer_write(&f->sb, &b, 1);
+      hi = -1;
+    }
+  }
+  return decode(f);
+}
+
+/* A value built with packf. */
+static const msgpack_object *build(struct fixture *f, const char *fmt, ...) {
+  msgpack_sbuffer_clear(&f->sb);
+  va_list ap;
+  va_start(ap, fmt);
+  assert_int_equal(mpconn_vpackf(&f->pk, NULL, fmt, ap), 0);
+  va_end(ap);
+  return decode(f);
+}
+
+/* The error struct holds exactly this. */
+static void expect_err(struct fixture *f, int rc, int code, size_t position,
+                       const char *path, const char *text) {
+  if (rc != code)
+    fail_msg("got %s (%s), want %s", mpconn_err_name(rc), f->err.text,
+             mpconn_err_name(code));
+  assert_int_equal(f->err.code, code);
+  assert_int_equal(f->err.position, position);
+  assert_string_equal(f->err.path, path);
+  if (text)
+    assert_string_equal(f->err.text, text);
+}
+
+static void test_scalars(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v =
+      build(f, "[n, b, b, i, i, i, I, I, U, U, f]", 1, 0, 42, INT_MAX, INT_MIN,
+            INT64_MIN, INT64_MAX, UINT64_MAX, (uint64_t)0, 1.5);
+  bool t = false, fa = true;
+  int i1 = 0, i2 = 0, i3 = 0;
+  int64_t l1 = 0, l2 = 0;
+  uint64_t u1 = 0, u2 = 1;
+  double d = 0;
+  assert_int_equal(mpconn_unpackf(v, &f->err,
+                                  "[n, b, b, i, i, i, I, I, U, U, f]", &t, &fa,
+                                  &i1, &i2, &i3, &l1, &l2, &u1, &u2, &d),
+                   0);
+  assert_true(t);
+  assert_false(fa);
+  assert_int_equal(i1, 42);
+  assert_int_equal(i2, INT_MAX);
+  assert_int_equal(i3, INT_MIN);
+  assert_true(l1 == INT64_MIN);
+  assert_true(l2 == INT64_MAX);
+  assert_true(u1 == UINT64_MAX);
+  assert_true(u2 == 0);
+  assert_true(d == 1.5);
+  /* 'I' takes small positive ints, 'i' negative fixints. */
+  v = hex(f, "92 05 ff");
+  assert_int_equal(mpconn_unpackf(v, NULL, "[I i]", &l1, &i1), 0);
+  assert_true(l1 == 5);
+  assert_int_equal(i1, -1);
+}
+
+static void test_float32(void **state) {
+  struct fixture *f = *state;
+  double d = 0;
+  assert_int_equal(mpconn_unpackf(hex(f, "ca 3f c0 00 00"), NULL, "f", &d), 0);
+  assert_true(d == 1.5);
+}
+
+static void test_strings(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v = build(f, "[s, s#, y#, s]", "spam", "a\0b",
+                                  (size_t)3, "\x01\x02", (size_t)2, "");
+  char buf[5], empty[1] = {'x'};
+  const char *p = NULL, *bp = NULL;
+  size_t n = 0, bn = 0;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[s, s#, y#, s]", buf,
+                                  sizeof(buf), &p, &n, &bp, &bn, empty,
+                                  sizeof(empty)),
+                   0);
+  assert_string_equal(buf, "spam");
+  /* s# and y# point into the value itself. */
+  assert_ptr_equal(p, v->via.array.ptr[1].via.str.ptr);
+  assert_int_equal(n, 3);
+  assert_memory_equal(p, "a\0b", 3);
+  assert_ptr_equal(bp, v->via.array.ptr[2].via.bin.ptr);
+  assert_int_equal(bn, 2);
+  assert_string_equal(empty, "");
+}
+
+static void test_object(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v = build(f, "[i, {s:n}]", 1, "k");
+  msgpack_object o = {.type = MSGPACK_OBJECT_NIL};
+  int i = 0;
+  assert_int_equal(mpconn_unpackf(v, NULL, "[i, O]", &i, &o), 0);
+  assert_int_equal(o.type, MSGPACK_OBJECT_MAP);
+  assert_ptr_equal(o.via.map.ptr, v->via.array.ptr[1].via.map.ptr);
+  assert_int_equal(mpconn_unpackf(v, NULL, "O", &o), 0);
+  assert_true(msgpack_object_equal(o, *v));
+}
+
+static void test_map_any_order(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v =
+      build(f, "{s:s, s:i, s:[i, i]}", "name", "bob", "spam", 42, "list", 1, 2);
+  int spam = 0, a = 0, b = 0;
+  char name[8];
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:[i i], s:i, s:s}", "list", &a,
+                                  &b, "spam", &spam, "name", name,
+                                  sizeof(name)),
+                   0);
+  assert_int_equal(spam, 42);
+  assert_int_equal(a, 1);
+  assert_int_equal(b, 2);
+  assert_string_equal(name, "bob");
+}
+
+static void test_optional_keys(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v = build(f, "{s:i, s:s}", "a", 1, "c", "x");
+  int a = 0, b = -7, d = -8;
+  const char *c = NULL;
+  size_t cn = 0;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:i, s?:i, s?:s#, s?:i}", "a",
+                                  &a, "b", &b, "c", &c, &cn, "d", &d),
+                   0);
+  assert_int_equal(a, 1);
+  assert_int_equal(b, -7); /* absent: untouched */
+  assert_int_equal(d, -8);
+  assert_int_equal(cn, 1);
+  assert_memory_equal(c, "x", 1);
+
+  /* An absent optional container still consumes its arguments. */
+  int x = -1, y = -1, z = 0;
+  const char *s = NULL;
+  size_t sn = 99;
+  assert_int_equal(
+      mpconn_unpackf(v, &f->err, "{s?:{s:[i, s#], s:<i>}, s:i, s:s#}", "zz",
+                     "p", &x, &s, &sn, "q", &y, "a", &z, "c", &c, &cn),
+      0);
+  assert_int_equal(x, -1);
+  assert_int_equal(y, -1);
+  assert_null(s);
+  assert_int_equal(sn, 99);
+  assert_int_equal(z, 1);
+}
+
+static void test_star(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v = build(f, "[i, i, i]", 1, 2, 3);
+  int a = 0;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[i *]", &a), 0);
+  assert_int_equal(a, 1);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[*]"), 0);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[i, i, i, *]", &a, &a, &a), 0);
+  assert_int_equal(a, 3);
+
+  v = build(f, "{s:i, s:i}", "a", 1, "b", 2);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:i, *}", "b", &a), 0);
+  assert_int_equal(a, 2);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{*}"), 0);
+
+  v = build(f, "<i, i>", 5, 6);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "<i *>", &a), 0);
+  assert_int_equal(a, 5);
+}
+
+static void test_strict_without_star(void **state) {
+  struct fixture *f = *state;
+  int a = 0, b = 0;
+  const msgpack_object *v = build(f, "[i, i]", 1, 2);
+  expect_err(f, mpconn_unpackf(v, &f->err, "[i]", &a), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected array of 1 at $, got array of 2");
+  expect_err(f, mpconn_unpackf(v, &f->err, "[i i i]", &a, &b, &b),
+             MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected array of 3 at $, got array of 2");
+  expect_err(f, mpconn_unpackf(v, &f->err, "[i i i *]", &a, &b, &b),
+             MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected array of at least 3 at $, got "
+             "array of 2");
+
+  v = build(f, "{s:i, s:i}", "a", 1, "b", 2);
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:i}", "a", &a), MPCONN_EUNPACK, 4,
+             "$.b", "format position 4: unexpected key at $.b");
+  /* A key given twice in the value: the second is not matched. */
+  v = hex(f, "82 a1 61 01 a1 61 02");
+  expect_err(f, mpconn_unpackf(v, &f->err, " { s : i } ", "a", &a),
+             MPCONN_EUNPACK, 9, "$.a", NULL);
+  assert_int_equal(a, 1);
+  /* Keys that are not strings are never matched. */
+  v = hex(f, "82 a1 61 01 05 02");
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:i}", "a", &a), MPCONN_EUNPACK, 4,
+             "$[5]", NULL);
+
+  v = build(f, "<i, i>", 1, 2);
+  expect_err(f, mpconn_unpackf(v, &f->err, "[n <i>]"), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected array at $, got set");
+  expect_err(f, mpconn_unpackf(v, &f->err, "<i>", &a), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected set of 1 at $, got set of 2");
+}
+
+/* Maps longer than the inline record of matched entries. */
+static void test_large_map(void **state) {
+  struct fixture *f = *state;
+  msgpack_sbuffer_clear(&f->sb);
+  msgpack_pack_map(&f->pk, 600);
+  for (int i = 0; i < 600; i++) {
+    char key[8];
+    int n = snprintf(key, sizeof(key), "k%d", i);
+    msgpack_pack_str_with_body(&f->pk, key, (size_t)n);
+    msgpack_pack_int(&f->pk, i);
+  }
+  const msgpack_object *v = decode(f);
+  int a = 0, b = 0;
+  assert_int_equal(
+      mpconn_unpackf(v, &f->err, "{s:i s:i *}", "k599", &a, "k7", &b), 0);
+  assert_int_equal(a, 599);
+  assert_int_equal(b, 7);
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:i}", "k0", &a), MPCONN_EUNPACK,
+             4, "$.k1", NULL);
+}
+
+static void test_mismatches(void **state) {
+  struct fixture *f = *state;
+  int i = 0;
+  int64_t l = 0;
+  uint64_t u = 0;
+  double d = 0;
+  bool b = false;
+  char buf[4];
+  const char *p;
+  size_t n;
+  const msgpack_object *v = build(f, "[i, s]", 1, "x");
+  expect_err(f, mpconn_unpackf(v, &f->err, "[i, i]", &i, &i), MPCONN_EUNPACK, 4,
+             "$[1]", "format position 4: expected int at $[1], got str");
+
+  v = build(f, "U", (uint64_t)INT_MAX + 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "i", &i), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected int at $, got 2147483648 (out of "
+             "range)");
+  v = build(f, "I", (int64_t)INT_MIN - 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "i", &i), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected int at $, got -2147483649 (out of "
+             "range)");
+  v = build(f, "U", (uint64_t)INT64_MAX + 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "I", &l), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected int64 at $, got "
+             "9223372036854775808 (out of range)");
+  v = build(f, "i", -1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "U", &u), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected uint64 at $, got -1 (out of range)");
+  v = build(f, "i", 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "f", &d), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected float at $, got int");
+  expect_err(f, mpconn_unpackf(v, &f->err, "b", &b), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected bool at $, got int");
+  v = build(f, "b", 0);
+  expect_err(f, mpconn_unpackf(v, &f->err, "n"), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected nil at $, got bool");
+  expect_err(f, mpconn_unpackf(v, &f->err, "i", &i), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected int at $, got bool");
+  v = build(f, "n");
+  expect_err(f, mpconn_unpackf(v, &f->err, "U", &u), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected uint64 at $, got nil");
+  expect_err(f, mpconn_unpackf(v, &f->err, "I", &l), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected int64 at $, got nil");
+  expect_err(f, mpconn_unpackf(v, &f->err, "{}"), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected map at $, got nil");
+  v = build(f, "y#", "ab", (size_t)2);
+  expect_err(f, mpconn_unpackf(v, &f->err, "s#", &p, &n), MPCONN_EUNPACK, 0,
+             "$", "format position 0: expected str at $, got bin");
+  expect_err(f, mpconn_unpackf(v, &f->err, "s", buf, sizeof(buf)),
+             MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected str at $, got bin");
+  v = build(f, "s", "ab");
+  expect_err(f, mpconn_unpackf(v, &f->err, "y#", &p, &n), MPCONN_EUNPACK, 0,
+             "$", "format position 0: expected bin at $, got str");
+  v = build(f, "f", 1.0);
+  expect_err(f, mpconn_unpackf(v, &f->err, "i", &i), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected int at $, got float");
+  v = hex(f, "d4 05 00");
+  expect_err(f, mpconn_unpackf(v, &f->err, "<>"), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected set at $, got ext");
+}
+
+static void test_string_buffer(void **state) {
+  struct fixture *f = *state;
+  char buf[4] = "zzz";
+  const msgpack_object *v = build(f, "s", "spam");
+  expect_err(f, mpconn_unpackf(v, &f->err, "s", buf, sizeof(buf)),
+             MPCONN_EUNPACK, 0, "$",
+             "format position 0: str at $ needs 5 bytes with its NUL, the "
+             "buffer has 4");
+  assert_string_equal(buf, "zzz");
+  v = build(f, "[s#]", "a\0b", (size_t)3);
+  char big[8] = "zzz";
+  expect_err(f, mpconn_unpackf(v, &f->err, "[s]", big, sizeof(big)),
+             MPCONN_EUNPACK, 1, "$[0]",
+             "format position 1: str at $[0] holds a NUL byte; use s#");
+  assert_string_equal(big, "zzz");
+}
+
+static void test_paths(void **state) {
+  struct fixture *f = *state;
+  int i;
+  const msgpack_object *v = build(f, "{s:[s]}", "list", "x");
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:[i]}", "list", &i),
+             MPCONN_EUNPACK, 4, "$.list[0]",
+             "format position 4: expected int at $.list[0], got str");
+  v = build(f, "{s:{s:i}}", "a b", "q\"\\", 1);
+  expect_err(
+      f, mpconn_unpackf(v, &f->err, "{s:{s:s#}}", "a b", "q\"\\", NULL, NULL),
+      MPCONN_EINVAL, 6, "$[\"a b\"][\"q\\\"\\\\\"]", NULL);
+  v = build(f, "{s:{s:i}}", "a b", "q\"\\", 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:{s:n}}", "a b", "q\"\\"),
+             MPCONN_EUNPACK, 6, "$[\"a b\"][\"q\\\"\\\\\"]",
+             "format position 6: expected nil at $[\"a b\"][\"q\\\"\\\\\"], "
+             "got int");
+  v = build(f, "{s:i}", "spam", 1);
+  expect_err(
+      f, mpconn_unpackf(v, &f->err, "{s:i, s:i}", "spam", &i, "eggs", &i),
+      MPCONN_EUNPACK, 6, "$.eggs", "format position 6: missing key at $.eggs");
+  v = build(f, "[n, <i, s>]", 1, "x");
+  expect_err(f, mpconn_unpackf(v, &f->err, "[n, <i, i>]", &i, &i),
+             MPCONN_EUNPACK, 8, "$[1]<1>",
+             "format position 8: expected int at $[1]<1>, got str");
+  v = build(f, "{s:i}", "_x9", 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:s#}", "_x9", NULL, NULL),
+             MPCONN_EINVAL, 3, "$._x9", NULL);
+  v = build(f, "{s:i}", "9x", 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:n}", "9x"), MPCONN_EUNPACK, 3,
+             "$[\"9x\"]", NULL);
+}
+
+static void test_nested(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v = build(f, "{s:[{s:i}, {s:<s, s>}], s:b}", "items",
+                                  "id", 7, "tags", "a", "b", "ok", 1);
+  int id = 0;
+  bool ok = false;
+  char t1[4], t2[4];
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:b, s:[{s:i}, {s:<s s>}]}",
+                                  "ok", &ok, "items", "id", &id, "tags", t1,
+                                  sizeof(t1), t2, sizeof(t2)),
+                   0);
+  assert_true(ok);
+  assert_int_equal(id, 7);
+  assert_string_equal(t1, "a");
+  assert_string_equal(t2, "b");
+}
+
+static void test_sets(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v = build(f, "<s, <i>, [i]>", "aa", 5, 6);
+  const char *p;
+  size_t n;
+  int a = 0, b = 0;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "<s#, <i>, [i]>", &p, &n, &a, &b),
+                   0);
+  assert_int_equal(n, 2);
+  assert_memory_equal(p, "aa", 2);
+  /* s# inside a set points into the value's payload, not a zone. */
+  assert_true(p > v->via.ext.ptr && p < v->via.ext.ptr + v->via.ext.size);
+  assert_int_equal(a, 5);
+  assert_int_equal(b, 6);
+  assert_int_equal(mpconn_unpackf(hex(f, "d4 53 90"), &f->err, "<>"), 0);
+}
+
+static void test_bad_set_payload(void **state) {
+  struct fixture *f = *state;
+  /* A hand-made object: received values never carry such a set. */
+  msgpack_object v = {.type = MSGPACK_OBJECT_EXT};
+  v.via.ext.type = MPCONN_EXT_SET;
+  v.via.ext.ptr = "\xc0";
+  v.via.ext.size = 1;
+  expect_err(f, mpconn_unpackf(&v, &f->err, "<*>"), MPCONN_EBADSET, 0, "$",
+             "format position 0: malformed set at $ (MPCONN_EBADSET)");
+  char deep[MPCONN_MAX_DEPTH + 2];
+  memset(deep, '\x91', sizeof(deep) - 1);
+  deep[sizeof(deep) - 1] = '\x01';
+  v.via.ext.ptr = deep;
+  v.via.ext.size = sizeof(deep);
+  expect_err(f, mpconn_unpackf(&v, &f->err, "<*>"), MPCONN_ETOODEEP, 0, "$",
+             NULL);
+  v.via.ext.ptr++;
+  v.via.ext.size--;
+  assert_int_equal(mpconn_unpackf(&v, &f->err, "<*>"), 0);
+}
+
+struct format_case {
+  const char *fmt;
+  size_t position;
+};
+
+static void test_bad_formats(void **state) {
+  struct fixture *f = *state;
+  static const struct format_case cases[] = {
+      {"[s?]", 2},      /* '?' not after a map key */
+      {"{s:s?}", 4},    /* '?' after a value */
+      {"?", 0},         /* '?' alone */
+      {"{s??:i}", 3},   /* '?' twice */
+      {"{i:i}", 1},     /* keys are 's' */
+      {"{s#:i}", 2},    /* keys are plain 's' */
+      {"{[]:i}", 1},    /* keys are 's' */
+      {"[* i]", 1},     /* '*' not last */
+      {"{*, s:i}", 1},  /* '*' not last */
+      {"{s:*}", 3},     /* '*' as a value */
+      {"*", 0},         /* '*' outside a container */
+      {"[* *]", 1},     /* '*' twice */
+      {"<O>", 1},       /* 'O' would outlive the set's zone */
+      {"<[{s:O}]>", 5}, /* the same, deeper in the set */
+      {"{s?}", 3},      /* key without value */
+      {"[s, i", 5},     /* not closed */
+      {"[y]", 1},       /* 'y' without '#' */
+      {"i#", 1},        /* '#' after 'i' */
+      {"[i] n", 4},     /* two values */
+      {"", 0},          /* no value */
+      {"[q]", 1},       /* unknown */
+  };
+  const msgpack_object *v = build(f, "[]");
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int rc = mpconn_unpackf(v, &f->err, cases[i].fmt);
+    if (rc != MPCONN_EFORMAT || f->err.position != cases[i].position)
+      fail_msg("\"%s\": %s at %zu (%s)", cases[i].fmt, mpconn_err_name(rc),
+               f->err.position, f->err.text);
+    assert_int_equal(f->err.code, MPCONN_EFORMAT);
+  }
+  /* 'O' outside a set is fine, and so is '*' inside one. */
+  msgpack_object o;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "O", &o), 0);
+  assert_int_equal(mpconn_unpackf(hex(f, "d4 53 90"), &f->err, "<*>"), 0);
+  expect_err(f, mpconn_unpackf(v, &f->err, "<O>", &o), MPCONN_EFORMAT, 1, "",
+             "format position 1: 'O' inside a set: the object would outlive "
+             "the set's members");
+}
+
+static void test_null_arguments(void **state) {
+  struct fixture *f = *state;
+  const msgpack_object *v = build(f, "{s:[i]}", "a", 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:[i]}", "a", (int *)NULL),
+             MPCONN_EINVAL, 4, "$.a[0]",
+             "format position 4: a NULL pointer argument for $.a[0]");
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:[i]}", (char *)NULL),
+             MPCONN_EINVAL, 1, "$", NULL);
+  assert_int_equal(mpconn_unpackf(NULL, &f->err, "n"), MPCONN_EINVAL);
+  assert_int_equal(mpconn_unpackf(v, &f->err, NULL), MPCONN_EINVAL);
+  assert_int_equal(mpconn_unpackf(v, NULL, "{s:[i]}", "a", (int *)NULL),
+                   MPCONN_EINVAL);
+}
+
+static void test_success_leaves_err(void **state) {
+  struct fixture *f = *state;
+  f->err.code = 12345;
+  assert_int_equal(mpconn_unpackf(build(f, "n"), &f->err, "n"), 0);
+  assert_int_equal(f->err.code, 12345);
+}
+
+static int vunpackf_wrapper(const msgpack_object *v, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = mpconn_vunpackf(v, NULL, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* Everything packf writes, unpackf reads back with the same format. */
+static void test_round_trip(void **state) {
+  struct fixture *f = *state;
+  static const char fmt[] =
+      "{s:[n b i I U f], s:s, s:s#, s:y#, s:<i s>, s:{s:[]}, s:O}";
+  msgpack_object obj = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
+  obj.via.u64 = 99;
+  const msgpack_object *v =
+      build(f, fmt, "scalars", 1, -5, INT64_MIN, UINT64_MAX, 0.25, "str",
+            "hello", "raw", "a\0b", (size_t)3, "bin", "\xff\x00", (size_t)2,
+            "set", 3, "x", "map", "empty", "obj", &obj);
+  bool b = false;
+  int i = 0, m = 0;
+  int64_t l = 0;
+  uint64_t u = 0;
+  double d = 0;
+  char str[6], x[2];
+  const char *raw, *bin;
+  size_t rawn, binn;
+  msgpack_object o;
+  assert_int_equal(vunpackf_wrapper(v, fmt, "scalars", &b, &i, &l, &u, &d,
+                                    "str", str, sizeof(str), "raw", &raw, &rawn,
+                                    "bin", &bin, &binn, "set", &m, x, sizeof(x),
+                                    "map", "empty", "obj", &o),
+                   0);
+  assert_true(b);
+  assert_int_equal(i, -5);
+  assert_true(l == INT64_MIN);
+  assert_true(u == UINT64_MAX);
+  assert_true(d == 0.25);
+  assert_string_equal(str, "hello");
+  assert_int_equal(rawn, 3);
+  assert_memory_equal(raw, "a\0b", 3);
+  assert_int_equal(binn, 2);
+  assert_memory_equal(bin, "\xff\x00", 2);
+  assert_int_equal(m, 3);
+  assert_string_equal(x, "x");
+  assert_true(msgpack_object_equal(o, obj));
+}
+
+int main(void) {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+  const struct CMUnitTest tests[] = {
+      T(test_scalars),
+      T(test_float32),
+      T(test_strings),
+      T(test_object),
+      T(test_map_any_order),
+      T(test_optional_keys),
+      T(test_star),
+      T(test_strict_without_star),
+      T(test_large_map),
+      T(test_mismatches),
+      T(test_string_buffer),
+      T(test_paths),
+      T(test_nested),
+      T(test_sets),
+      T(test_bad_set_payload),
+      T(test_bad_formats),
+      T(test_null_arguments),
+      T(test_success_leaves_err),
+      T(test_round_trip),
+  };
+#undef T
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/* Values over connections (lib/value.c). */
+#include "test-util.h"
+
+#include <malloc.h>
+
+static int setup(void **state) {
+  mpconn **pair = calloc(2, sizeof(*pair));
+  if (!pair || mpconn_pipe(&pair[0], &pair[1], true) < 0)
+    return -1;
+  *state = pair;
+  return 0;
+}
+
+static int teardown(void **state) {
+  mpconn **pair = *state;
+  mpconn_free(pair[0]);
+  mpconn_free(pair[1]);
+  free(pair);
+  return 0;
+}
+
+static mpconn_msg *recv_ok(mpconn *c) {
+  mpconn_msg *m = NULL;
+  assert_int_equal(mpconn_recv(c, &m, 5000), 0);
+  assert_non_null(m);
+  return m;
+}
+
+/* Packing in place puts exactly msgpack's bytes behind the header. */
+static void test_pack_in_place_wire(void **state) {
+  mpconn **p = *state;
+  msgpack_packer *pk;
+  assert_int_equal(mpconn_pack_begin(p[0], &pk), 0);
+  msgpack_pack_array(pk, 3);
+  msgpack_pack_str_with_body(pk, "spam", 4);
+  msgpack_pack_int(pk, 42);
+  msgpack_pack_str_with_body(pk, "eggs", 4);
+  assert_int_equal(mpconn_pack_end(p[0]), 0);
+  uint8_t buf[16];
+  size_t len;
+  assert_int_equal(mpconn_recv_bytes_into(p[1], buf, sizeof(buf), 0, &len, -1),
+                   0);
+  assert_int_equal(len, 12);
+  assert_memory_equal(buf, "\x93\xa4spam\x2a\xa4" "eggs", 12);
+}
+
+static void test_send_object_round_trip(void **state) {
+  mpconn **p = *state;
+  msgpack_object items[4];
+  items[0].type = MSGPACK_OBJECT_NIL;
+  items[1].type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+  items[1].via.i64 = INT64_MIN;
+  items[2].type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+  items[2].via.u64 = UINT64_MAX;
+  items[3].type = MSGPACK_OBJECT_STR;
+  items[3].via.str.ptr = "h\xc3\xa9llo";
+  items[3].via.str.size = 6;
+  msgpack_object v = {.type = MSGPACK_OBJECT_ARRAY};
+  v.via.array.size = 4;
+  v.via.array.ptr = items;
+  assert_int_equal(mpconn_send(p[0], &v), 0);
+  mpconn_msg *m = recv_ok(p[1]);
+  const msgpack_object *r = mpconn_msg_value(m);
+  assert_int_equal(r->type, MSGPACK_OBJECT_ARRAY);
+  assert_int_equal(r->via.array.size, 4);
+  assert_true(msgpack_object_equal(*r, v));
+  assert_int_equal(r->via.array.ptr[1].via.i64, INT64_MIN);
+  assert_true(r->via.array.ptr[2].via.u64 == UINT64_MAX);
+  /* The string body lies inside the received frame: not copied. */
+  size_t flen;
+  const uint8_t *frame = mpconn_msg_data(m, &flen);
+  const uint8_t *s = (const uint8_t *)r->via.array.ptr[3].via.str.ptr;
+  assert_true(s > frame && s + 6 <= frame + flen);
+  mpconn_msg_free(m);
+  mpconn_msg_free(NULL);
+}
+
+/* Large values take the big-frame path and still decode. */
+static void test_large_value(void **state) {
+  mpconn **p = *state;
+  size_t n = 150000;
+  uint8_t *blob = pattern_buf(3, n);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    msgpack_packer *pk;
+    if (mpconn_pack_begin(p[0], &pk) < 0)
+      _exit(1); /* the parent's assertions report it */
+    msgpack_pack_map(pk, 1);
+    msgpack_pack_str_with_body(pk, "blob", 4);
+    msgpack_pack_bin_with_body(pk, blob, n);
+    int rc = mpconn_pack_end(p[0]);
+    free(blob);
+    teardown(state);
+    _exit(rc == 0 ? 0 : 1);
+  }
+  mpconn_msg *m = recv_ok(p[1]);
+  const msgpack_object *r = mpconn_msg_value(m);
+  assert_int_equal(r->type, MSGPACK_OBJECT_MAP);
+  assert_int_equal(r->via.map.ptr[0].val.type, MSGPACK_OBJECT_BIN);
+  assert_int_equal(r->via.map.ptr[0].val.via.bin.size, n);
+  assert_memory_equal(r->via.map.ptr[0].val.via.bin.ptr, blob, n);
+  mpconn_msg_free(m);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  free(blob);
+}
+
+static void test_pack_state_errors(void **state) {
+  mpconn **p = *state;
+  msgpack_packer *pk;
+  assert_int_equal(mpconn_pack_end(p[0]), MPCONN_EINVAL);
+  assert_int_equal(mpconn_pack_begin(p[0], &pk), 0);
+  msgpack_pack_nil(pk);
+  assert_int_equal(mpconn_pack_begin(p[0], &pk), MPCONN_EINVAL);
+  assert_int_equal(mpconn_send_bytes(p[0], "x", 1), MPCONN_EINVAL);
+  mpconn_pack_abort(p[0]);
+  /* Nothing of the aborted value went out. */
+  assert_int_equal(mpconn_send_bytes(p[0], "x", 1), 0);
+  char ch;
+  size_t len;
+  assert_int_equal(mpconn_recv_bytes_into(p[1], &ch, 1, 0, &len, 1000), 0);
+  assert_int_equal(ch, 'x');
+  assert_int_equal(mpconn_poll(p[1], 0), 0);
+  mpconn *r, *w;
+  assert_int_equal(mpconn_pipe(&r, &w, false), 0);
+  assert_int_equal(mpconn_pack_begin(r, &pk), MPCONN_EREADONLY);
+  mpconn_msg *m;
+  assert_int_equal(mpconn_recv(w, &m, 0), MPCONN_EWRITEONLY);
+  assert_null(m);
+  mpconn_free(r);
+  mpconn_free(w);
+  assert_int_equal(mpconn_send(p[0], NULL), MPCONN_EINVAL);
+}
+
+/* Each hostile frame: its exact code, and the next frame still arrives. */
+static void expect_bad(mpconn **p, const char *bytes, size_t n, int code) {
+  assert_int_equal(mpconn_send_bytes(p[0], bytes, n), 0);
+  assert_int_equal(mpconn_send_bytes(p[0], "\xc3", 1), 0); /* true */
+  mpconn_msg *m = (mpconn_msg *)1;
+  assert_int_equal(mpconn_recv(p[1], &m, 1000), code);
+  assert_null(m);
+  m = recv_ok(p[1]);
+  assert_int_equal(mpconn_msg_value(m)->type, MSGPACK_OBJECT_BOOLEAN);
+  assert_true(mpconn_msg_value(m)->via.boolean);
+  mpconn_msg_free(m);
+}
+
+static void test_hostile_frames(void **state) {
+  mpconn **p = *state;
+  expect_bad(p, "", 0, MPCONN_EBADVALUE);
+  expect_bad(p, "\xdd\xff\x00\x00\x00", 5, MPCONN_EBADVALUE);
+  expect_bad(p, "\xc1", 1, MPCONN_EBADVALUE);
+  expect_bad(p, "\x01\x02", 2, MPCONN_EBADVALUE);
+  expect_bad(p, "\xa5" "abc", 4, MPCONN_EBADVALUE);
+  expect_bad(p, "\xd4\x53\x01", 3, MPCONN_EBADSET);
+  char nested[31 * 5];
+  for (int i = 0; i < 31; i++)
+    memcpy(nested + 5 * i, "\xdd\x0f\xff\xff\xff", 5);
+  expect_bad(p, nested, sizeof(nested), MPCONN_EBADVALUE);
+  char deep[MPCONN_MAX_DEPTH + 2];
+  memset(deep, 0x91, MPCONN_MAX_DEPTH + 1);
+  deep[MPCONN_MAX_DEPTH + 1] = 0x00;
+  expect_bad(p, deep, sizeof(deep), MPCONN_ETOODEEP);
+  /* Exactly the supported depth is fine. */
+  assert_int_equal(mpconn_send_bytes(p[0], deep + 1, sizeof(deep) - 1), 0);
+  mpconn_msg *m = recv_ok(p[1]);
+  mpconn_msg_free(m);
+}
+
+/* Decoding stays within 24 bytes per frame byte plus 8 KiB. */
+static void test_memory_bound(void **state) {
+  mpconn **p = *state;
+  size_t n = 1 << 20;
+  uint8_t *frame = malloc(n);
+  frame[0] = 0xdd;
+  size_t count = n - 5;
+  frame[1] = (uint8_t)(count >> 24);
+  frame[2] = (uint8_t)(count >> 16);
+  frame[3] = (uint8_t)(count >> 8);
+  frame[4] = (uint8_t)count;
+  for (size_t i = 5; i < n; i++)
+    frame[i] = (uint8_t)(i & 0x7f);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int rc = mpconn_send_bytes(p[0], frame, n);
+    free(frame);
+    teardown(state);
+    _exit(rc == 0 ? 0 : 1);
+  }
+  assert_int_equal(mpconn_poll(p[1], 5000), 1);
+  struct mallinfo2 before = mallinfo2();
+  mpconn_msg *m = recv_ok(p[1]);
+  struct mallinfo2 after = mallinfo2();
+  size_t used = (after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd);
+  print_message("decoding %zu bytes used %zu bytes\n", n, used);
+  assert_true(used <= 24 * n + 8192);
+  assert_int_equal(mpconn_msg_value(m)->via.array.size, count);
+  assert_int_equal(mpconn_msg_value(m)->via.array.ptr[count - 1].via.u64,
+                   (n - 1) & 0x7f);
+  mpconn_msg_free(m);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  free(frame);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_pack_in_place_wire, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_send_object_round_trip, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_large_value, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pack_state_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_hostile_frames, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_memory_bound, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
