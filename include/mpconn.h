@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <msgpack.h>
 
@@ -83,11 +84,15 @@ extern "C" {
   XX(EBADSET, -4084, "malformed set: payload is not exactly one array")        \
   XX(EFORMAT, -4083, "invalid format string")                                  \
   XX(EUNPACK, -4082, "value does not match the format")                        \
+  XX(EAUTH, -4081, "authentication failed")                                    \
+  XX(EBADADDR, -4080, "malformed address")                                     \
   XX(EPIPE, -EPIPE, "broken pipe: the peer has closed its end")                   \
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                             \
   XX(EINVAL, -EINVAL, "invalid argument")                                          \
   XX(ENOMEM, -ENOMEM, "out of memory")                                             \
-  XX(EBADF, -EBADF, "bad file descriptor")
+  XX(EBADF, -EBADF, "bad file descriptor")                                     \
+  XX(EADDRINUSE, -EADDRINUSE, "address already in use")                        \
+  XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")
 
 typedef enum mpconn_errno {
 #define MPCONN_ERR_ENUM_(name, value, msg) MPCONN_##name = (value),
@@ -223,8 +228,10 @@ MPCONN_EXPORT int mpconn_fileno(const mpconn *c);
  * @c: the connection, or NULL.
  *
  * Idempotent.  Frames already sent stay readable by the peer, which then
- * sees MPCONN_EOF.  Afterwards every call on @c returns MPCONN_ECLOSED.
- * Return: 0, or the first error close() reported.
+ * sees MPCONN_EOF; frames held back by mpconn_cork() are written first, and
+ * a value being packed is dropped.  Afterwards every call on @c returns
+ * MPCONN_ECLOSED.
+ * Return: 0, or the first error writing corked frames or close() reported.
  */
 MPCONN_EXPORT int mpconn_close(mpconn *c);
 
@@ -268,8 +275,8 @@ MPCONN_EXPORT bool mpconn_writable(const mpconn *c);
  * @data: the payload (may be NULL when @len is 0).
  * @len: payload length; lengths over 0x7fffffff use the 64-bit header.
  *
- * Blocks until the whole frame is written.  Frames sent by one thread are
- * never interleaved with each other.
+ * Blocks until the whole frame is written (corked, see mpconn_cork(),
+ * until it is in the send buffer).  Frames are never interleaved.
  *
  * Ownership: @data is borrowed for the call.
  * Return: 0, MPCONN_EPIPE (the reader is gone), MPCONN_EREADONLY,
@@ -322,6 +329,30 @@ MPCONN_EXPORT int mpconn_recv_bytes(mpconn *c, void **data, size_t *len,
 MPCONN_EXPORT int mpconn_recv_bytes_into(mpconn *c, void *buf, size_t size,
                                          size_t offset, size_t *len,
                                          int timeout_ms);
+
+/**
+ * mpconn_cork() - gather small frames and send them together.
+ * @c: a connection that can send.
+ * @on: true: from now on, frames up to 16 KiB are collected in the send
+ *      buffer, which is written when it holds 64 KiB, at mpconn_flush(),
+ *      when the connection is uncorked, or at mpconn_close().  false (the
+ *      default, Python's behaviour): every frame is written by the call
+ *      that sends it; frames still held are written now.
+ *
+ * Corking trades latency for throughput: the peer sees nothing until the
+ * buffer is written.  An error writing held frames (MPCONN_EPIPE, ...) is
+ * returned by the call that writes them, and those frames are lost.
+ * Return: 0, or as mpconn_send_bytes().
+ */
+MPCONN_EXPORT int mpconn_cork(mpconn *c, bool on);
+
+/**
+ * mpconn_flush() - write the frames mpconn_cork() holds back.
+ * @c: a connection that can send.
+ *
+ * Return: 0 (also when nothing was held), or as mpconn_send_bytes().
+ */
+MPCONN_EXPORT int mpconn_flush(mpconn *c);
 
 /* ------------------------------------------------------------------------ */
 /* Waiting                                                                  */
@@ -571,6 +602,203 @@ MPCONN_EXPORT int mpconn_unpackf(const msgpack_object *v, mpconn_error *err,
                                  const char *fmt, ...);
 MPCONN_EXPORT int mpconn_vunpackf(const msgpack_object *v, mpconn_error *err,
                                   const char *fmt, va_list ap);
+
+/* ------------------------------------------------------------------------ */
+/* Listeners and clients                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Python's multiprocessing.connection.Listener and Client: unrelated
+ * processes, C or Python, meet at an address, optionally prove to each
+ * other that they know a shared key, and get an ordinary connection.
+ * docs/listener.md has the details and the security notes.
+ *
+ * Addresses are strings:
+ *   "/run/app/sock", "./sock"  a Unix socket file (any string with a '/')
+ *   "@name"                    a Linux abstract Unix socket; a listener
+ *                              given "@" alone gets a free name
+ *   "127.0.0.1:6000"           TCP over IPv4; "localhost" means 127.0.0.1
+ *                              and no other host name is looked up
+ *   "[::1]:6000"               TCP over IPv6
+ * A listener given port 0 gets a free port; mpconn_listener_address() says
+ * which.
+ */
+
+/** A listening socket; opaque. */
+typedef struct mpconn_listener mpconn_listener;
+
+/** The handshake timeout when the options say 0, in milliseconds. */
+#define MPCONN_DEFAULT_HANDSHAKE_TIMEOUT 5000
+/** A buffer of this many bytes always holds mpconn_listener_address(). */
+#define MPCONN_ADDRESS_MAX 112
+
+/**
+ * struct mpconn_net_options - how a listener or a client connects.
+ * @authkey: the shared key (Python's authkey), or NULL (and @authkey_len
+ *           0) for no handshake.  With a key, both sides prove that they
+ *           know it (HMAC challenge and response, each way) before the
+ *           connection is handed out.  A non-NULL key of length 0 is a
+ *           key, as authkey=b'' is for Python 3.13's Listener.
+ * @authkey_len: the key's length in bytes.
+ * @handshake_timeout_ms: the longest the handshake may take; for a client,
+ *           connecting and the handshake together.  0 means
+ *           MPCONN_DEFAULT_HANDSHAKE_TIMEOUT; negative, no limit.
+ * @same_uid_only: Unix sockets only: refuse a peer that runs under another
+ *           user id than this process's effective one.
+ * @backlog: listeners: the listen() backlog; 0 means SOMAXCONN.
+ *
+ * Allocated by the caller.  All zero means the defaults, so start from
+ * {0} and set what matters; every function taking options accepts NULL
+ * for all defaults.
+ */
+typedef struct mpconn_net_options {
+  const void *authkey;
+  size_t authkey_len;
+  int handshake_timeout_ms;
+  bool same_uid_only;
+  int backlog;
+} mpconn_net_options;
+
+/**
+ * mpconn_listener_new() - bind to an address and listen, like Listener().
+ * @l: receives the listener.
+ * @address: where to listen (see above).
+ * @options: key, timeout and backlog, or NULL for the defaults.
+ *
+ * A Unix socket file is created with mode 0600 whatever the umask (which
+ * is left alone), so only this user and root can connect.  A stale socket
+ * file, left by a listener that is gone, is replaced; a live listener's is
+ * never taken over, nor is anything that is not a socket.  TCP listeners
+ * set SO_REUSEADDR, as Python's do.
+ *
+ * Ownership: *l is new; release it with mpconn_listener_free().  @address
+ * and @options are borrowed for the call (the key is copied).
+ * Return: 0; MPCONN_EBADADDR (a malformed address); MPCONN_EINVAL (a NULL
+ * argument, a negative backlog, same_uid_only with TCP, a key length
+ * without a key);
+ * MPCONN_EADDRINUSE; -ENAMETOOLONG (a path or name over 107 bytes);
+ * MPCONN_ENOMEM; -errno (-EACCES, -ENOENT, ...).  On failure *l is NULL.
+ */
+MPCONN_EXPORT int mpconn_listener_new(mpconn_listener **l,
+                                      const char *address,
+                                      const mpconn_net_options *options);
+
+/**
+ * mpconn_listener_accept() - wait for a client and authenticate it.
+ * @l: the listener.
+ * @c: receives the connection.
+ * @timeout_ms: how long to wait for a client to connect.
+ *
+ * With a key the handshake follows, as Python's deliver_challenge() then
+ * answer_challenge(): the client answers this side's challenge, then this
+ * side answers the client's.  It takes at most the handshake timeout, on
+ * top of @timeout_ms.  A client that fails it (a wrong key, a malformed or
+ * oversized message, closing, staying silent past the timeout), or that
+ * runs as another user with same_uid_only, is closed and reported as
+ * MPCONN_EAUTH; the listener is unaffected, so call again.  Nothing a
+ * client sends is delivered before it is authenticated.
+ *
+ * Several threads may accept on one listener at once; closing or freeing
+ * it while one does needs the caller's own lock.
+ *
+ * Ownership: *c is new; free it with mpconn_free().
+ * Return: 0; MPCONN_ETIMEDOUT (no client within @timeout_ms);
+ * MPCONN_EAUTH; MPCONN_ECLOSED; MPCONN_EINVAL; MPCONN_ENOMEM; -errno
+ * (-EMFILE, ...).  On failure *c is NULL.
+ */
+MPCONN_EXPORT int mpconn_listener_accept(mpconn_listener *l, mpconn **c,
+                                         int timeout_ms);
+
+/**
+ * mpconn_client() - connect to a listener, like Client().
+ * @c: receives the connection.
+ * @address: the listener's address (see above).
+ * @options: key and timeout, or NULL for the defaults; backlog is unused.
+ *
+ * With a key the handshake follows, as Python's answer_challenge() then
+ * deliver_challenge(), so a listener that does not know the key is refused
+ * too.  Challenges of Python 3.12+ ("{sha256}..." and the other digests)
+ * and of Python 3.11 and older (plain HMAC-MD5) are both answered.  With
+ * same_uid_only, a Unix socket listener running as another user is
+ * refused.
+ *
+ * Ownership: *c is new; free it with mpconn_free().  @address and
+ * @options are borrowed for the call.
+ * Return: 0; MPCONN_EBADADDR; MPCONN_EINVAL (as mpconn_listener_new());
+ * MPCONN_ECONNREFUSED (nobody
+ * listens there); -ENOENT (no such socket file); MPCONN_EAUTH (the
+ * listener refused the key, could not prove it knows it, or sent something
+ * that is not part of the handshake; or same_uid_only refused it);
+ * MPCONN_ETIMEDOUT; MPCONN_EOF, MPCONN_ETRUNCATED or MPCONN_ECONNRESET
+ * (the listener closed during the handshake); -errno.  On failure *c is
+ * NULL.
+ */
+MPCONN_EXPORT int mpconn_client(mpconn **c, const char *address,
+                                const mpconn_net_options *options);
+
+/**
+ * mpconn_listener_address() - the address a listener is bound to.
+ * @l: the listener.
+ * @buf: receives the address as mpconn_client() takes it, with the chosen
+ *       port for port 0 and the chosen name for "@"; NUL-terminated.
+ * @size: size of @buf; MPCONN_ADDRESS_MAX bytes are always enough.
+ *
+ * Ownership: @buf is the caller's.
+ * Return: 0, MPCONN_ECLOSED, or MPCONN_EINVAL (@buf is too small).
+ */
+MPCONN_EXPORT int mpconn_listener_address(const mpconn_listener *l,
+                                          char *buf, size_t size);
+
+/**
+ * mpconn_listener_fileno() - the listening socket, to wait on.
+ * @l: the listener.
+ *
+ * It is readable when a client waits to be accepted; accept it with
+ * mpconn_listener_accept(), never directly.
+ *
+ * Ownership: borrowed; valid until mpconn_listener_close().
+ * Return: the descriptor, MPCONN_ECLOSED or MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_listener_fileno(const mpconn_listener *l);
+
+/**
+ * mpconn_listener_close() - stop listening.
+ * @l: the listener, or NULL.
+ *
+ * Idempotent.  Closes the socket and removes the socket file of a Unix
+ * path listener, unless the file has been replaced since or this is a
+ * forked child, which leaves it to the process that created it (as Python
+ * does).  Connections already accepted are unaffected.  Afterwards
+ * mpconn_listener_accept() returns MPCONN_ECLOSED.
+ *
+ * Return: 0, or the first error close() or unlink() reported.
+ */
+MPCONN_EXPORT int mpconn_listener_close(mpconn_listener *l);
+
+/**
+ * mpconn_listener_free() - close a listener and release its memory.
+ * @l: the listener, or NULL (a no-op).
+ *
+ * Ownership: @l is invalid afterwards; accepted connections stay valid.
+ */
+MPCONN_EXPORT void mpconn_listener_free(mpconn_listener *l);
+
+/**
+ * mpconn_peer_cred() - who is at the other end of a Unix socket.
+ * @c: a connection over a Unix socket: accepted, from mpconn_client() or
+ *     mpconn_pipe(..., true), or wrapped.
+ * @pid: receives the peer's process id, or NULL.
+ * @uid: receives its user id, or NULL.
+ * @gid: receives its group id, or NULL.
+ *
+ * The credentials are those the peer had when it connected, listened, or
+ * called socketpair() (SO_PEERCRED).
+ *
+ * Return: 0; -ENOTSOCK (@c's descriptor is not a socket); MPCONN_EINVAL
+ * (not a Unix socket, or @c is NULL); MPCONN_ECLOSED.
+ */
+MPCONN_EXPORT int mpconn_peer_cred(const mpconn *c, pid_t *pid, uid_t *uid,
+                                   gid_t *gid);
 
 #ifdef __cplusplus
 }

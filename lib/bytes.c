@@ -11,12 +11,7 @@ int mpconn_send_bytes(mpconn *c, const void *data, size_t len) {
     return rc;
   if (!data && len)
     return MPCONN_EINVAL;
-  uint8_t hdr[MPCONN_HEADER_MAX];
-  struct iovec iov[2] = {
-      {.iov_base = hdr, .iov_len = mpconn__header_encode(hdr, len)},
-      {.iov_base = (void *)data, .iov_len = len},
-  };
-  return mpconn__writev_all(c->wfd, c->wsock, iov, len ? 2 : 1);
+  return mpconn__tx_send(c, data, len);
 }
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }

@@ -180,9 +180,10 @@ int mpconn_fileno(const mpconn *c) {
 int mpconn_close(mpconn *c) {
   if (!c || c->closed)
     return 0;
+  /* Corked frames are sent before the descriptors go. */
+  int rc = mpconn__tx_flush_at_close(c);
   c->closed = true;
-  int rc = 0;
-  if (c->rfd >= 0 && close(c->rfd) < 0 && errno != EINTR)
+  if (c->rfd >= 0 && close(c->rfd) < 0 && errno != EINTR && !rc)
     rc = -errno;
   if (c->wfd >= 0 && c->wfd != c->rfd && close(c->wfd) < 0 &&
       errno != EINTR && !rc)
@@ -193,14 +194,6 @@ int mpconn_close(mpconn *c) {
   c->rx.buf = NULL;
   c->rx.start = c->rx.end = 0;
   return rc;
-}
-
-void mpconn__tx_release(struct mpconn_tx *tx) {
-  free(tx->buf);
-  tx->buf = NULL;
-  tx->len = tx->cap = 0;
-  tx->packing = false;
-  tx->oom = false;
 }
 
 void mpconn_free(mpconn *c) {

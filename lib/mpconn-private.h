@@ -6,6 +6,7 @@
 #include "mpconn.h"
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -43,8 +44,10 @@ struct mpconn_rx {
 struct mpconn_tx {
   uint8_t *buf;
   size_t len, cap;
+  size_t frame; /* where the value being packed starts */
   bool packing;
   bool oom;
+  bool corked;
   msgpack_packer pk;
 };
 
@@ -94,6 +97,11 @@ int mpconn__validate_sized(const uint8_t *p, size_t n, size_t *zone_bytes);
  * MPCONN_EBADSET or MPCONN_ETOODEEP; *zone_bytes as above. */
 int mpconn__validate_set(const uint8_t *p, size_t n, size_t *zone_bytes);
 
+/* value.c — a message from a whole frame's payload (malloc'd, never NULL):
+ * validated, then decoded.  Takes @frame, also when it fails.  0,
+ * MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET or MPCONN_ENOMEM. */
+int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len);
+
 /* format.c — format strings, shared by packing and unpacking */
 struct mpconn__box {
   uint32_t n; /* items of an array or set, pairs of a map; '*' not counted */
@@ -132,9 +140,55 @@ int mpconn__fmt_fail(mpconn_error *err, int code, size_t pos,
                      const char *path, const char *msg, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* conn.c */
+/* send.c */
+int mpconn__tx_send(mpconn *c, const void *data, size_t len);
+int mpconn__tx_flush_at_close(mpconn *c);
 void mpconn__tx_release(struct mpconn_tx *tx);
+
+/* conn.c */
 int mpconn__check_recv(const mpconn *c);
 int mpconn__check_send(const mpconn *c);
+
+/* address.c — address strings (see "Listeners and clients" in mpconn.h) */
+struct mpconn__addr {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  bool autobind; /* "@" alone: the kernel picks a free abstract name */
+};
+/* Parse @s.  Only when @listening are "@" alone and port 0 allowed.
+ * 0, MPCONN_EBADADDR, -ENAMETOOLONG or MPCONN_EINVAL (NULL). */
+int mpconn__addr_parse(struct mpconn__addr *a, const char *s, bool listening);
+/* The string form of a socket address: 0, or MPCONN_EINVAL when @buf is
+ * too small or the address has no string form. */
+int mpconn__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+                        size_t size);
+
+/* auth.c — the challenge and response of multiprocessing.connection */
+#define MPCONN_AUTH_MAX_MESSAGE 256 /* every handshake read: recv_bytes(256) */
+#define MPCONN_AUTH_NONCE 40        /* random bytes in a challenge */
+/* Each returns 0; MPCONN_EAUTH for anything that is not a correct step of
+ * the handshake (a wrong MAC, #FAILURE#, a malformed or oversized
+ * message); or what the transport reported (MPCONN_EOF, MPCONN_ETIMEDOUT,
+ * MPCONN_ETRUNCATED, -errno, ...).  The deadline is mpconn__deadline()'s. */
+int mpconn__deliver_challenge(mpconn *c, const void *key, size_t keylen,
+                              int64_t deadline);
+int mpconn__answer_challenge(mpconn *c, const void *key, size_t keylen,
+                             int64_t deadline);
+/* HMAC of @msg under the digest Python names @name ("md5", "sha256",
+ * "sha384", "sha3_256", "sha3_384"; @namelen bytes, not NUL-terminated)
+ * into @out: the MAC's length, or 0 for a digest that is not allowed or
+ * not available. */
+size_t mpconn__hmac(const char *name, size_t namelen, const void *key,
+                    size_t keylen, const void *msg, size_t msglen,
+                    uint8_t out[64]);
+/* The deadline of a handshake that starts now, from the options. */
+int64_t mpconn__handshake_deadline(const mpconn_net_options *o);
+
+/* client.c — connecting, and the identity of a Unix socket's peer */
+/* Connect @fd (non-blocking) to @a by @deadline: 0 or a negative code. */
+int mpconn__connect(int fd, const struct mpconn__addr *a, int64_t deadline);
+/* 0 when the peer of Unix socket @fd runs as this process's effective
+ * user, MPCONN_EAUTH when not, or -errno. */
+int mpconn__check_peer_uid(int fd);
 
 #endif

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* mpconn decode: framed msgpack messages on stdin to JSON lines on stdout. */
+#include "json.h"
+#include "tool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char help[] =
+    "Usage: mpconn decode [--max-size BYTES]\n"
+    "\n"
+    "Read frames of Python's multiprocessing.connection, each holding one\n"
+    "msgpack value, from standard input and write each value as one line of\n"
+    "JSON to standard output.\n"
+    "\n"
+    "Options:\n"
+    "      --max-size BYTES  refuse frames longer than BYTES, from their\n"
+    "                        header alone (default 67108864, 64 MiB)\n"
+    "  -h, --help            show this help and exit\n"
+    "\n"
+    "Exit status: 0 at the end of the input, 1 at a bad frame or an I/O\n"
+    "error (one line on stderr names the message and its byte offset, both\n"
+    "counted from 0), 2 for bad arguments.\n";
+
+/* Decimal digits only, up to SIZE_MAX. */
+static bool parse_size(const char *s, size_t *out) {
+  size_t v = 0;
+  if (!*s)
+    return false;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9')
+      return false;
+    size_t d = (size_t)(*s - '0');
+    if (v > (SIZE_MAX - d) / 10)
+      return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return true;
+}
+
+static int write_failed(void) {
+  fprintf(stderr, "mpconn: decode: standard output: %s\n",
+          mpconn_strerror(errno ? -errno : MPCONN_EINVAL));
+  return TOOL_FAILED;
+}
+
+/* Frames are read and written whole; a failing one stops the run. */
+static int run(mpconn *c) {
+  size_t index = 0;
+  uint64_t offset = 0;
+  for (;;) {
+    mpconn_msg *m;
+    int rc = mpconn_recv(c, &m, -1);
+    if (rc == MPCONN_EOF)
+      break;
+    char *text = NULL;
+    size_t len = 0, plen = 0;
+    if (rc == 0) {
+      mpconn_msg_data(m, &plen);
+      rc = tool_json_from_msgpack(m, mpconn_msg_value(m), &text, &len);
+      mpconn_msg_free(m);
+    }
+    if (rc < 0) {
+      errno = 0;
+      if (fflush(stdout) != 0)
+        return write_failed();
+      fprintf(stderr, "mpconn: decode: message %zu at byte %" PRIu64 ": %s\n",
+              index, offset, mpconn_strerror(rc));
+      return TOOL_FAILED;
+    }
+    errno = 0;
+    size_t put = fwrite(text, 1, len, stdout);
+    free(text);
+    if (put != len || putchar('\n') == EOF)
+      return write_failed();
+    /* The header is 4 bytes, or 12 when the length needs 64 bits; see
+     * docs/cli.md for frames that use 12 for a smaller length. */
+    offset += (plen > 0x7fffffff ? 12 : 4) + (uint64_t)plen;
+    index++;
+    /* Batch the output while input is waiting, but never sit on a line
+     * while waiting for more input. */
+    if (mpconn_poll(c, 0) != 1 && fflush(stdout) != 0)
+      return write_failed();
+  }
+  errno = 0;
+  if (fflush(stdout) != 0)
+    return write_failed();
+  return TOOL_OK;
+}
+
+int tool_decode(int argc, char **argv) {
+  size_t max_size = MPCONN_DEFAULT_MAX_SIZE;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i], *value = NULL;
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+      return tool_print(help);
+    if (strcmp(arg, "--max-size") == 0) {
+      if (++i == argc)
+        return tool_usage_error("decode", "option '--max-size' needs a value");
+      value = argv[i];
+    } else if (strncmp(arg, "--max-size=", 11) == 0) {
+      value = arg + 11;
+    } else if (arg[0] == '-' && arg[1]) {
+      return tool_usage_error("decode", "unknown option '%s'", arg);
+    } else {
+      return tool_usage_error("decode", "unexpected argument '%s'", arg);
+    }
+    if (!parse_size(value, &max_size))
+      return tool_usage_error("decode",
+                              "invalid --max-size '%s': expected a number of "
+                              "bytes",
+                              value);
+  }
+
+  mpconn *c;
+  int rc = mpconn_from_fd(&c, STDIN_FILENO);
+  if (rc == 0 && (rc = mpconn_set_max_size(c, max_size)) < 0)
+    mpconn_free(c);
+  if (rc < 0) {
+    fprintf(stderr, "mpconn: decode: standard input: %s\n",
+            mpconn_strerror(rc));
+    return TOOL_FAILED;
+  }
+  int status = run(c);
+  mpconn_free(c);
+  return status;
+}
