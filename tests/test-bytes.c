@@ -2,22 +2,6 @@
 /* The bytes API (lib/bytes.c). */
 #include "test-util.h"
 
-static int setup(void **state) {
-  mpconn **pair = calloc(2, sizeof(*pair));
-  if (!pair || mpconn_pipe(&pair[0], &pair[1], true) < 0)
-    return -1;
-  *state = pair;
-  return 0;
-}
-
-static int teardown(void **state) {
-  mpconn **pair = *state;
-  mpconn_free(pair[0]);
-  mpconn_free(pair[1]);
-  free(pair);
-  return 0;
-}
-
 static void test_empty_message(void **state) {
   mpconn **p = *state;
   assert_int_equal(mpconn_send_bytes(p[0], NULL, 0), 0);
@@ -45,8 +29,7 @@ static void test_maxlength(void **state) {
   assert_int_equal(mpconn_recv_bytes(p[1], &data, &len, 3, -1), 0);
   assert_int_equal(len, 3);
   free(data);
-  assert_int_equal(mpconn_recv_bytes(p[1], &data, &len, 3, -1),
-                   MPCONN_ETOOBIG);
+  assert_int_equal(mpconn_recv_bytes(p[1], &data, &len, 3, -1), MPCONN_ETOOBIG);
   assert_int_equal(mpconn_recv_bytes(p[1], &data, &len, 100, -1),
                    MPCONN_ETOOBIG);
   /* The duplex end can still send. */
@@ -100,7 +83,7 @@ static void test_into_large(void **state) {
     int rc = mpconn_send_bytes(p[0], src, n);
     free(src);
     free(dst);
-    teardown(state);
+    pair_teardown(state);
     _exit(rc == 0 ? 0 : 1);
   }
   size_t len;
@@ -160,16 +143,22 @@ static void test_close_delivers_then_eof(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_empty_message, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_null_with_length, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_maxlength, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_into_too_short_keeps_message, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_into_bad_offset, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_into_large, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_timeout_empty, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_close_delivers_then_eof, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_empty_message, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_null_with_length, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_maxlength, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_into_too_short_keeps_message,
+                                      pair_setup, pair_teardown),
+      cmocka_unit_test_setup_teardown(test_into_bad_offset, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_into_large, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_timeout_empty, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_close_delivers_then_eof, pair_setup,
+                                      pair_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

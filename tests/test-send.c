@@ -2,22 +2,6 @@
 /* The send side (lib/send.c): frames written at once, or corked. */
 #include "test-util.h"
 
-static int setup(void **state) {
-  mpconn **pair = calloc(2, sizeof(*pair));
-  if (!pair || mpconn_pipe(&pair[0], &pair[1], true) < 0)
-    return -1;
-  *state = pair;
-  return 0;
-}
-
-static int teardown(void **state) {
-  mpconn **pair = *state;
-  mpconn_free(pair[0]);
-  mpconn_free(pair[1]);
-  free(pair);
-  return 0;
-}
-
 /* Read whatever raw bytes the socket holds now. */
 static size_t raw_available(mpconn *c, uint8_t *buf, size_t size) {
   ssize_t n = recv(mpconn_fileno(c), buf, size, MSG_DONTWAIT);
@@ -30,7 +14,10 @@ static void test_uncorked_writes_at_once(void **state) {
   assert_int_equal(mpconn_send_bytes(p[0], "ab", 2), 0);
   uint8_t buf[16];
   assert_int_equal(raw_available(p[1], buf, sizeof(buf)), 6);
-  assert_memory_equal(buf, "\x00\x00\x00\x02" "ab", 6);
+  assert_memory_equal(buf,
+                      "\x00\x00\x00\x02"
+                      "ab",
+                      6);
   assert_int_equal(mpconn_flush(p[0]), 0);
 }
 
@@ -52,7 +39,8 @@ static void test_cork_then_flush(void **state) {
   assert_int_equal(mpconn_flush(p[0]), 0);
   assert_int_equal(raw_available(p[1], buf, sizeof(buf)), 14);
   assert_memory_equal(buf,
-                      "\x00\x00\x00\x01" "a"
+                      "\x00\x00\x00\x01"
+                      "a"
                       "\x00\x00\x00\x01\x07"
                       "\x00\x00\x00\x00",
                       14);
@@ -96,7 +84,10 @@ static void test_uncork_flushes(void **state) {
   assert_int_equal(mpconn_recv_bytes_into(p[1], buf, sizeof(buf), 0, &len, 0),
                    0);
   assert_int_equal(len, 12);
-  assert_memory_equal(buf, "\x93\xa4spam\x2a\xa4" "eggs", 12);
+  assert_memory_equal(buf,
+                      "\x93\xa4spam\x2a\xa4"
+                      "eggs",
+                      12);
 }
 
 /* Closing writes what is held: nothing is lost, then EOF. */
@@ -150,16 +141,20 @@ static void test_direction_and_packing(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_uncorked_writes_at_once, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_cork_then_flush, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_cork_thresholds, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_uncork_flushes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_close_flushes, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_flush_reports_epipe, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_direction_and_packing, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_uncorked_writes_at_once, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_cork_then_flush, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_cork_thresholds, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_uncork_flushes, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_close_flushes, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_flush_reports_epipe, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_direction_and_packing, pair_setup,
+                                      pair_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,4 +73,46 @@ static inline void expect_pattern(mpconn *c, size_t seed, size_t len) {
   free(data);
 }
 
+/* Parse hex such as "dd ff 00" into out; anything but hex digits is
+ * ignored.  The number of bytes. */
+static inline size_t unhex(const char *s, uint8_t *out, size_t cap) {
+  size_t n = 0;
+  int hi = -1;
+  for (; *s; s++) {
+    int v;
+    if (*s >= '0' && *s <= '9')
+      v = *s - '0';
+    else if (*s >= 'a' && *s <= 'f')
+      v = *s - 'a' + 10;
+    else
+      continue;
+    if (hi < 0) {
+      hi = v;
+    } else {
+      assert_true(n < cap);
+      out[n++] = (uint8_t)(hi << 4 | v);
+      hi = -1;
+    }
+  }
+  assert_int_equal(hi, -1);
+  return n;
+}
+
+/* Fixture: a duplex pair in *state as mpconn *[2]. */
+static inline int pair_setup(void **state) {
+  mpconn **pair = calloc(2, sizeof(*pair));
+  if (!pair || mpconn_pipe(&pair[0], &pair[1], true) < 0)
+    return -1;
+  *state = pair;
+  return 0;
+}
+
+static inline int pair_teardown(void **state) {
+  mpconn **pair = *state;
+  mpconn_free(pair[0]);
+  mpconn_free(pair[1]);
+  free(pair);
+  return 0;
+}
+
 #endif

@@ -6,30 +6,6 @@
 
 #include "mpconn-private.h"
 
-/* Parse "dd ff 00" into bytes; white space is ignored. */
-static size_t unhex(const char *s, uint8_t *out, size_t cap) {
-  size_t n = 0;
-  int hi = -1;
-  for (; *s; s++) {
-    int v;
-    if (*s >= '0' && *s <= '9')
-      v = *s - '0';
-    else if (*s >= 'a' && *s <= 'f')
-      v = *s - 'a' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      assert_true(n < cap);
-      out[n++] = (uint8_t)(hi << 4 | v);
-      hi = -1;
-    }
-  }
-  assert_int_equal(hi, -1);
-  return n;
-}
-
 /* The bytes go in an allocation of their exact size, so that a sanitizer
  * build catches any read past the end. */
 static int validate_hex(const char *hex) {

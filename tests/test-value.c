@@ -4,22 +4,6 @@
 
 #include <malloc.h>
 
-static int setup(void **state) {
-  mpconn **pair = calloc(2, sizeof(*pair));
-  if (!pair || mpconn_pipe(&pair[0], &pair[1], true) < 0)
-    return -1;
-  *state = pair;
-  return 0;
-}
-
-static int teardown(void **state) {
-  mpconn **pair = *state;
-  mpconn_free(pair[0]);
-  mpconn_free(pair[1]);
-  free(pair);
-  return 0;
-}
-
 static mpconn_msg *recv_ok(mpconn *c) {
   mpconn_msg *m = NULL;
   assert_int_equal(mpconn_recv(c, &m, 5000), 0);
@@ -42,7 +26,10 @@ static void test_pack_in_place_wire(void **state) {
   assert_int_equal(mpconn_recv_bytes_into(p[1], buf, sizeof(buf), 0, &len, -1),
                    0);
   assert_int_equal(len, 12);
-  assert_memory_equal(buf, "\x93\xa4spam\x2a\xa4" "eggs", 12);
+  assert_memory_equal(buf,
+                      "\x93\xa4spam\x2a\xa4"
+                      "eggs",
+                      12);
 }
 
 static void test_send_object_round_trip(void **state) {
@@ -92,7 +79,7 @@ static void test_large_value(void **state) {
     msgpack_pack_bin_with_body(pk, blob, n);
     int rc = mpconn_pack_end(p[0]);
     free(blob);
-    teardown(state);
+    pair_teardown(state);
     _exit(rc == 0 ? 0 : 1);
   }
   mpconn_msg *m = recv_ok(p[1]);
@@ -154,7 +141,10 @@ static void test_hostile_frames(void **state) {
   expect_bad(p, "\xdd\xff\x00\x00\x00", 5, MPCONN_EBADVALUE);
   expect_bad(p, "\xc1", 1, MPCONN_EBADVALUE);
   expect_bad(p, "\x01\x02", 2, MPCONN_EBADVALUE);
-  expect_bad(p, "\xa5" "abc", 4, MPCONN_EBADVALUE);
+  expect_bad(p,
+             "\xa5"
+             "abc",
+             4, MPCONN_EBADVALUE);
   expect_bad(p, "\xd4\x53\x01", 3, MPCONN_EBADSET);
   char nested[31 * 5];
   for (int i = 0; i < 31; i++)
@@ -188,14 +178,15 @@ static void test_memory_bound(void **state) {
   if (pid == 0) {
     int rc = mpconn_send_bytes(p[0], frame, n);
     free(frame);
-    teardown(state);
+    pair_teardown(state);
     _exit(rc == 0 ? 0 : 1);
   }
   assert_int_equal(mpconn_poll(p[1], 5000), 1);
   struct mallinfo2 before = mallinfo2();
   mpconn_msg *m = recv_ok(p[1]);
   struct mallinfo2 after = mallinfo2();
-  size_t used = (after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd);
+  size_t used =
+      (after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd);
   print_message("decoding %zu bytes used %zu bytes\n", n, used);
   assert_true(used <= 24 * n + 8192);
   assert_int_equal(mpconn_msg_value(m)->via.array.size, count);
@@ -210,13 +201,18 @@ static void test_memory_bound(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_pack_in_place_wire, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_send_object_round_trip, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_large_value, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pack_state_errors, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_hostile_frames, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_memory_bound, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pack_in_place_wire, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_send_object_round_trip, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_large_value, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_state_errors, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_hostile_frames, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_memory_bound, pair_setup,
+                                      pair_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
