@@ -86,6 +86,8 @@ extern "C" {
   XX(EUNPACK, -4082, "value does not match the format")                        \
   XX(EAUTH, -4081, "authentication failed")                                    \
   XX(EBADADDR, -4080, "malformed address")                                     \
+  XX(EEMPTY, -4079, "queue is empty")                                         \
+  XX(EFULL, -4078, "queue is full")                                           \
   XX(EPIPE, -EPIPE, "broken pipe: the peer has closed its end")                   \
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                             \
   XX(EINVAL, -EINVAL, "invalid argument")                                          \
@@ -799,6 +801,229 @@ MPCONN_EXPORT void mpconn_listener_free(mpconn_listener *l);
  */
 MPCONN_EXPORT int mpconn_peer_cred(const mpconn *c, pid_t *pid, uid_t *uid,
                                    gid_t *gid);
+
+/* ------------------------------------------------------------------------ */
+/* Queues                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Python's multiprocessing.Queue and JoinableQueue for processes created
+ * with fork() and for threads: any number of producers and consumers put
+ * and get whole items, first in, first out.  The queue lives in one shared
+ * anonymous mapping made by mpconn_queue_new(); children forked afterwards
+ * inherit it and use the same handle.  It does not survive exec(), and
+ * unrelated processes cannot open it.  docs/queue.md has the design and
+ * the guarantees.
+ *
+ * An item is one frame, as a connection carries it: a value put with
+ * mpconn_queue_put() or mpconn_queue_putf() is got by mpconn_queue_get()
+ * exactly as mpconn_recv() would receive it, and the bytes API carries raw
+ * payloads.
+ *
+ * A put has finished when it returns: the item is in shared memory, and
+ * there is no feeder thread, so a process may exit, or be waited for,
+ * right after putting.  A process killed at any instant, even inside a
+ * put or a get, never leaves a partial item or a duplicate behind, and the
+ * others carry on; only an item that a get had already taken out when its
+ * process was killed is lost with it.  Every call may be made from any
+ * thread; a handle must not be freed while another thread of the same
+ * process uses it.
+ *
+ * Timeouts as elsewhere: negative waits forever, 0 never waits for an item
+ * or for room.  Like Python's Empty and Full, MPCONN_EEMPTY and
+ * MPCONN_EFULL are returned both when the call would wait with a timeout
+ * of 0 and when a longer timeout expires.  The queue's lock is held only
+ * to copy one item in or out; a call with a positive timeout also gives up
+ * with those codes if it cannot take the lock in time (its holder was
+ * stopped), while timeout 0 and negative timeouts wait for the lock.
+ */
+
+/** A queue; opaque. */
+typedef struct mpconn_queue mpconn_queue;
+
+/** Default byte capacity of a queue's ring: 64 MiB of address space. */
+#define MPCONN_QUEUE_DEFAULT_CAPACITY ((size_t)64 * 1024 * 1024)
+
+/**
+ * mpconn_queue_new() - create a queue, like Queue(maxsize).
+ * @q: receives the queue.
+ * @maxsize: the most items the queue holds; 0 for no limit but the
+ *           default byte capacity, MPCONN_QUEUE_DEFAULT_CAPACITY.
+ *
+ * Create the queue before fork(): each child inherits it.
+ *
+ * Ownership: *q is new; every process that has it (the creator and each
+ * child forked afterwards) frees its own with mpconn_queue_free().
+ * Return: 0, MPCONN_EINVAL, MPCONN_ENOMEM or -errno.  On failure *q is
+ * NULL.
+ */
+MPCONN_EXPORT int mpconn_queue_new(mpconn_queue **q, size_t maxsize);
+
+/**
+ * mpconn_queue_new_ex() - create a queue with a given byte capacity.
+ * @q: receives the queue.
+ * @maxsize: as mpconn_queue_new().
+ * @capacity: bytes of shared memory for the items, rounded up to the page
+ *            size; 0 for MPCONN_QUEUE_DEFAULT_CAPACITY.  It is reserved as
+ *            address space: pages cost memory only once items have been
+ *            written to them.  Each item takes its payload plus a 4-byte
+ *            header (12 bytes over 2 GiB); one larger than the whole
+ *            capacity is refused with MPCONN_ETOOBIG.
+ * @flags: must be 0.
+ *
+ * Ownership: as mpconn_queue_new().
+ * Return: 0, MPCONN_EINVAL (@flags is not 0), MPCONN_ENOMEM or -errno.
+ */
+MPCONN_EXPORT int mpconn_queue_new_ex(mpconn_queue **q, size_t maxsize,
+                                      size_t capacity, unsigned flags);
+
+/**
+ * mpconn_queue_free() - release this process's handle.
+ * @q: the queue, or NULL (a no-op).
+ *
+ * Unmaps the queue in this process only; other processes keep using it,
+ * and the memory goes away with the last of them.  Freeing does not close
+ * the queue.
+ *
+ * Ownership: @q is invalid afterwards; messages got from it stay valid.
+ */
+MPCONN_EXPORT void mpconn_queue_free(mpconn_queue *q);
+
+/**
+ * mpconn_queue_put() - put one value, like put(obj, timeout=...).
+ * @q: the queue.
+ * @v: the value; msgpack-c packs it (msgpack_pack_object()).
+ * @timeout_ms: how long to wait while the queue is full: while it holds
+ *              maxsize items, or while its ring lacks room for this item.
+ *
+ * Ownership: @v is borrowed for the call; the queue keeps a copy.
+ * Return: 0; MPCONN_EFULL (no room within the timeout); MPCONN_ECLOSED
+ * (the queue is closed, also when that happens while waiting);
+ * MPCONN_ETOOBIG (the item is larger than the queue's capacity);
+ * MPCONN_EINVAL; MPCONN_ENOMEM.
+ */
+MPCONN_EXPORT int mpconn_queue_put(mpconn_queue *q, const msgpack_object *v,
+                                   int timeout_ms);
+
+/**
+ * mpconn_queue_putf() - pack a value from a format and put it.
+ * @q: the queue.
+ * @timeout_ms: as mpconn_queue_put().
+ * @fmt: the format, as mpconn_packf().
+ *
+ * Nothing is put when the format or an argument is bad.
+ * Return: 0, as mpconn_packf(), or as mpconn_queue_put().
+ */
+MPCONN_EXPORT int mpconn_queue_putf(mpconn_queue *q, int timeout_ms,
+                                    const char *fmt, ...);
+
+/**
+ * mpconn_queue_put_bytes() - put @len raw bytes as one item.
+ * @q: the queue.
+ * @data: the payload (may be NULL when @len is 0).
+ * @len: payload length.
+ * @timeout_ms: as mpconn_queue_put().
+ *
+ * Ownership: @data is borrowed for the call; the queue keeps a copy.
+ * Return: as mpconn_queue_put().
+ */
+MPCONN_EXPORT int mpconn_queue_put_bytes(mpconn_queue *q, const void *data,
+                                         size_t len, int timeout_ms);
+
+/**
+ * mpconn_queue_get() - take the oldest item as a value, like get().
+ * @q: the queue.
+ * @msg: receives the message.
+ * @timeout_ms: how long to wait while the queue is empty.
+ *
+ * The item is checked and decoded exactly as mpconn_recv() checks and
+ * decodes a frame.  An item that is not one well-formed value (put with
+ * mpconn_queue_put_bytes()) is taken from the queue and reported.
+ *
+ * Ownership: *msg is new; free it with mpconn_msg_free().  It does not
+ * depend on the queue and outlives mpconn_queue_free().
+ * Return: 0; MPCONN_EEMPTY (nothing within the timeout); MPCONN_EOF (the
+ * queue is closed and every item has been taken); MPCONN_EBADVALUE,
+ * MPCONN_ETOODEEP, MPCONN_EBADSET (the item was taken, and is not a
+ * value); MPCONN_EBADFRAME (the shared memory was overwritten by someone
+ * else; nothing is taken); MPCONN_EINVAL; MPCONN_ENOMEM (nothing is
+ * taken).  On failure *msg is NULL.
+ */
+MPCONN_EXPORT int mpconn_queue_get(mpconn_queue *q, mpconn_msg **msg,
+                                   int timeout_ms);
+
+/**
+ * mpconn_queue_get_bytes() - take the oldest item's raw payload.
+ * @q: the queue.
+ * @data: receives the payload; never NULL on success, even for 0 bytes.
+ * @len: receives its length.
+ * @timeout_ms: as mpconn_queue_get().
+ *
+ * Ownership: *data is new; release it with free().
+ * Return: 0, MPCONN_EEMPTY, MPCONN_EOF, MPCONN_EBADFRAME, MPCONN_EINVAL or
+ * MPCONN_ENOMEM, as mpconn_queue_get().  On failure *data is NULL.
+ */
+MPCONN_EXPORT int mpconn_queue_get_bytes(mpconn_queue *q, void **data,
+                                         size_t *len, int timeout_ms);
+
+/**
+ * mpconn_queue_qsize() - how many items the queue holds, like qsize().
+ * @q: the queue.
+ *
+ * The count is exact when read, in every process; it may change before
+ * the caller acts on it.  mpconn_queue_empty() and mpconn_queue_full()
+ * read the same count.
+ * Return: the count; 0 for NULL.
+ */
+MPCONN_EXPORT size_t mpconn_queue_qsize(const mpconn_queue *q);
+
+/** mpconn_queue_empty() - whether mpconn_queue_qsize() is 0. */
+MPCONN_EXPORT bool mpconn_queue_empty(const mpconn_queue *q);
+
+/**
+ * mpconn_queue_full() - whether the queue holds maxsize items.
+ * @q: the queue.
+ *
+ * Always false for a queue made with maxsize 0.  A put may also wait when
+ * the queue is not full, for room in its ring.
+ * Return: as Python's full(): qsize() >= maxsize; false for NULL.
+ */
+MPCONN_EXPORT bool mpconn_queue_full(const mpconn_queue *q);
+
+/**
+ * mpconn_queue_close() - close the queue for every process.
+ * @q: the queue.
+ *
+ * Idempotent.  Afterwards puts, in any process, return MPCONN_ECLOSED;
+ * gets take the items that are left, then return MPCONN_EOF.  Waiting
+ * puts and gets are woken with those codes.  Unlike Python's close(),
+ * which only concerns the calling process, this is shared: consumers learn
+ * that no more items will come without a sentinel item.
+ * Return: 0 or MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_queue_close(mpconn_queue *q);
+
+/**
+ * mpconn_queue_task_done() - mark one item got as processed.
+ * @q: the queue.
+ *
+ * JoinableQueue's task_done(): every queue counts the items put and not
+ * yet marked done, in every process.
+ * Return: 0; MPCONN_EINVAL when called more times than items were put
+ * (Python's ValueError), or for NULL.
+ */
+MPCONN_EXPORT int mpconn_queue_task_done(mpconn_queue *q);
+
+/**
+ * mpconn_queue_join() - wait until every item put has been marked done.
+ * @q: the queue.
+ * @timeout_ms: how long to wait.
+ *
+ * JoinableQueue's join(), with a timeout.  An item whose consumer dies
+ * before mpconn_queue_task_done() stays unfinished.
+ * Return: 0, MPCONN_ETIMEDOUT or MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_queue_join(mpconn_queue *q, int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -222,22 +222,3 @@ bool mpconn_readable(const mpconn *c) {
 bool mpconn_writable(const mpconn *c) {
   return c && !c->closed && c->wfd >= 0;
 }
-
-int mpconn__check_recv(const mpconn *c) {
-  if (!c)
-    return MPCONN_EINVAL;
-  if (c->closed)
-    return MPCONN_ECLOSED;
-  return c->rfd < 0 ? MPCONN_EWRITEONLY : 0;
-}
-
-int mpconn__check_send(const mpconn *c) {
-  if (!c)
-    return MPCONN_EINVAL;
-  if (c->closed)
-    return MPCONN_ECLOSED;
-  if (c->wfd < 0)
-    return MPCONN_EREADONLY;
-  /* A value being packed owns the send side until it ends. */
-  return c->tx.packing ? MPCONN_EINVAL : 0;
-}

@@ -102,6 +102,33 @@ int mpconn__validate_set(const uint8_t *p, size_t n, size_t *zone_bytes);
  * MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET or MPCONN_ENOMEM. */
 int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len);
 
+/* futex.c — waiting on a 32-bit word shared between processes */
+/* Sleep while *@word == @expected, until woken or @deadline (as
+ * mpconn__deadline()).  0 when woken, when the word had changed or on a
+ * signal (look again in every case), MPCONN_ETIMEDOUT, or -errno. */
+int mpconn__futex_wait(uint32_t *word, uint32_t expected, int64_t deadline);
+/* Wake every process and thread sleeping on @word. */
+void mpconn__futex_wake_all(uint32_t *word);
+
+/* queue.c — test hook: the places where a process can die holding the
+ * queue's lock.  mpconn__queue_signal_at() makes this process raise @sig
+ * (SIGKILL, SIGSTOP) when it reaches @p (MPCONN__Q_LIVE, the default:
+ * never). */
+enum mpconn__queue_point {
+  MPCONN__Q_LIVE,
+  MPCONN__Q_LOCKED,     /* the lock just taken, in any call */
+  MPCONN__Q_PUT_COPY,   /* half of the item's bytes are in the ring */
+  MPCONN__Q_PUT_COMMIT, /* the new state is written but not yet current */
+  MPCONN__Q_PUT_UNLOCK, /* the item is in the queue; the lock still held */
+  MPCONN__Q_GET_COPY,   /* half of the item is copied out */
+  MPCONN__Q_GET_COMMIT, /* the new state is written but not yet current */
+  MPCONN__Q_GET_UNLOCK, /* the item is taken; the lock still held */
+};
+void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
+                             int sig);
+/* How many times a call found the lock's owner dead and recovered. */
+uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q);
+
 /* format.c — format strings, shared by packing and unpacking */
 struct mpconn__box {
   uint32_t n; /* items of an array or set, pairs of a map; '*' not counted */
@@ -145,9 +172,26 @@ int mpconn__tx_send(mpconn *c, const void *data, size_t len);
 int mpconn__tx_flush_at_close(mpconn *c);
 void mpconn__tx_release(struct mpconn_tx *tx);
 
-/* conn.c */
-int mpconn__check_recv(const mpconn *c);
-int mpconn__check_send(const mpconn *c);
+/* Whether c can receive now: 0 or the error a receive returns. */
+static inline int mpconn__check_recv(const mpconn *c) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  return c->rfd < 0 ? MPCONN_EWRITEONLY : 0;
+}
+
+/* Whether c can send now: 0 or the error a send returns. */
+static inline int mpconn__check_send(const mpconn *c) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  if (c->wfd < 0)
+    return MPCONN_EREADONLY;
+  /* A value being packed owns the send side until it ends. */
+  return c->tx.packing ? MPCONN_EINVAL : 0;
+}
 
 /* address.c — address strings (see "Listeners and clients" in mpconn.h) */
 struct mpconn__addr {

@@ -20,9 +20,7 @@
 /* Corked, a payload this large is not copied into the buffer. */
 #define TX_COPY_MAX ((size_t)16 * 1024)
 
-static bool tx_reserve(struct mpconn_tx *tx, size_t len) {
-  if (len <= tx->cap - tx->len)
-    return true;
+static bool tx_grow(struct mpconn_tx *tx, size_t len) {
   size_t cap = tx->cap ? tx->cap : 256;
   while (cap - tx->len < len) {
     if (cap > SIZE_MAX / 2)
@@ -37,14 +35,22 @@ static bool tx_reserve(struct mpconn_tx *tx, size_t len) {
   return true;
 }
 
-/* msgpack-c's write callback. */
+static inline bool tx_reserve(struct mpconn_tx *tx, size_t len) {
+  return len <= tx->cap - tx->len || tx_grow(tx, len);
+}
+
+/* msgpack-c's write callback, called for every header and body. */
 static int tx_append(void *data, const char *buf, size_t len) {
   struct mpconn_tx *tx = data;
+  if (len <= tx->cap - tx->len) {
+    if (len) /* an empty str or bin: buf may be NULL */
+      memcpy(tx->buf + tx->len, buf, len);
+    tx->len += len;
+    return 0;
+  }
   if (tx->oom)
     return -1;
-  if (len == 0) /* an empty str or bin: buf may be NULL */
-    return 0;
-  if (!tx_reserve(tx, len)) {
+  if (!tx_grow(tx, len)) {
     tx->oom = true;
     return -1;
   }

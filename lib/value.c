@@ -7,18 +7,94 @@
  */
 #include "mpconn-private.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Largest first chunk of a message's zone. */
-#define ZONE_CHUNK_MAX ((size_t)8192)
+/*
+ * A freed message whose buffers are this small is kept, one per thread,
+ * for the next receive: it saves three allocations per message.
+ */
+#define SPARE_MAX ((size_t)8192)
 
 struct mpconn_msg {
   msgpack_object value;
-  msgpack_zone zone;
-  uint8_t *frame;
-  size_t len;
+  msgpack_zone zone; /* its first chunk holds zone_size bytes */
+  size_t zone_size;
+  uint8_t *frame; /* the payload, len bytes of frame_cap */
+  size_t len, frame_cap;
 };
+
+static _Thread_local mpconn_msg *spare;
+static _Thread_local bool spare_hooked;
+static bool spare_key_ok;
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void msg_destroy(mpconn_msg *m) {
+  msgpack_zone_destroy(&m->zone);
+  free(m->frame);
+  free(m);
+}
+
+/* Thread exit: the spare goes too. */
+static void spare_release(void *unused) {
+  (void)unused;
+  if (spare)
+    msg_destroy(spare);
+  spare = NULL;
+}
+
+static void spare_init(void) {
+  spare_key_ok = pthread_key_create(&spare_key, spare_release) == 0;
+}
+
+/* A message whose zone's first chunk holds zone_bytes, empty. */
+static mpconn_msg *msg_get(size_t zone_bytes) {
+  mpconn_msg *m = spare;
+  spare = NULL;
+  if (m && m->zone_size >= zone_bytes)
+    return m;
+  if (m)
+    msg_destroy(m);
+  m = malloc(sizeof(*m));
+  size_t size = zone_bytes > 64 ? zone_bytes : 64;
+  if (!m || !msgpack_zone_init(&m->zone, size)) {
+    free(m);
+    return NULL;
+  }
+  m->zone_size = size;
+  m->frame = NULL;
+  m->frame_cap = 0;
+  return m;
+}
+
+/* Give m a payload buffer of len bytes: frame if not NULL (taken), else
+ * its own, reused when large enough. */
+static bool msg_frame(mpconn_msg *m, uint8_t *frame, size_t len) {
+  if (frame || m->frame_cap < len) {
+    free(m->frame);
+    m->frame_cap = 0;
+    m->frame = frame ? frame : malloc(len ? len : 1);
+    if (!m->frame)
+      return false;
+    m->frame_cap = len;
+  }
+  m->len = len;
+  return true;
+}
+
+/* Decode m->frame, which validation accepted and sized: one zone chunk of
+ * zone_bytes holds the whole tree. */
+static int msg_decode(mpconn_msg *m) {
+  size_t off = 0;
+  msgpack_unpack_return r = msgpack_unpack((const char *)m->frame, m->len,
+                                           &off, &m->zone, &m->value);
+  if (r == MSGPACK_UNPACK_SUCCESS && off == m->len)
+    return 0;
+  /* Validation accepted it, so only memory can be short here. */
+  return r == MSGPACK_UNPACK_NOMEM_ERROR ? MPCONN_ENOMEM : MPCONN_EBADVALUE;
+}
 
 int mpconn_send(mpconn *c, const msgpack_object *v) {
   if (!v)
@@ -31,43 +107,22 @@ int mpconn_send(mpconn *c, const msgpack_object *v) {
   return mpconn_pack_end(c);
 }
 
-/*
- * Decode a validated frame; takes ownership of frame.  zone_bytes is what
- * validation counted msgpack-c will ask for: one chunk of exactly that size
- * holds the whole tree.
- */
-static int msg_new(mpconn_msg **out, uint8_t *frame, size_t len,
-                   size_t zone_bytes) {
-  mpconn_msg *m = malloc(sizeof(*m));
-  if (!m || !msgpack_zone_init(&m->zone, zone_bytes ? zone_bytes : 64)) {
-    free(m);
-    free(frame);
-    return MPCONN_ENOMEM;
-  }
-  m->frame = frame;
-  m->len = len;
-  size_t off = 0;
-  msgpack_unpack_return r = msgpack_unpack((const char *)frame, len, &off,
-                                           &m->zone, &m->value);
-  if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
-    /* Validation accepted it, so only memory can be short here. */
-    mpconn_msg_free(m);
-    return r == MSGPACK_UNPACK_NOMEM_ERROR ? MPCONN_ENOMEM : MPCONN_EBADVALUE;
-  }
-  /* Set members decoded later get ordinary chunks. */
-  m->zone.chunk_size = ZONE_CHUNK_MAX;
-  *out = m;
-  return 0;
-}
-
 int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len) {
   size_t zone_bytes;
   int rc = mpconn__validate_sized(frame, len, &zone_bytes);
-  if (rc < 0) {
+  mpconn_msg *m = rc < 0 ? NULL : msg_get(zone_bytes);
+  if (!m) {
     free(frame);
+    return rc < 0 ? rc : MPCONN_ENOMEM;
+  }
+  msg_frame(m, frame, len);
+  rc = msg_decode(m);
+  if (rc < 0) {
+    mpconn_msg_free(m);
     return rc;
   }
-  return msg_new(msg, frame, len, zone_bytes);
+  *msg = m;
+  return 0;
 }
 
 int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
@@ -83,15 +138,32 @@ int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
     return rc;
   size_t len = (size_t)c->rx.plen;
   const uint8_t *payload = mpconn__rx_payload(c);
-  uint8_t *frame = mpconn__rx_take(c);
-  if (!frame) {
-    frame = malloc(len ? len : 1);
-    if (!frame)
-      return MPCONN_ENOMEM;
-    memcpy(frame, payload, len);
+  size_t zone_bytes;
+  rc = mpconn__validate_sized(payload, len, &zone_bytes);
+  if (rc < 0) {
+    mpconn__rx_consume(c); /* a bad value, not a bad stream */
+    return rc;
+  }
+  mpconn_msg *m = msg_get(zone_bytes);
+  if (!m)
+    return MPCONN_ENOMEM;
+  /* A large frame already has its own allocation: take it, no copy. */
+  uint8_t *big = mpconn__rx_take(c);
+  if (!msg_frame(m, big, len)) {
+    mpconn_msg_free(m);
+    return MPCONN_ENOMEM;
+  }
+  if (!big) {
+    memcpy(m->frame, payload, len);
     mpconn__rx_consume(c);
   }
-  return mpconn__msg_from_frame(msg, frame, len);
+  rc = msg_decode(m);
+  if (rc < 0) {
+    mpconn_msg_free(m);
+    return rc;
+  }
+  *msg = m;
+  return 0;
 }
 
 const msgpack_object *mpconn_msg_value(const mpconn_msg *m) {
@@ -116,7 +188,22 @@ int mpconn_msg_set_members(mpconn_msg *m, const msgpack_object *set,
 void mpconn_msg_free(mpconn_msg *m) {
   if (!m)
     return;
-  msgpack_zone_destroy(&m->zone);
-  free(m->frame);
-  free(m);
+  if (spare || m->zone_size > SPARE_MAX || m->frame_cap > SPARE_MAX) {
+    msg_destroy(m);
+    return;
+  }
+  if (!spare_hooked) {
+    /* Once per thread: free the spare when the thread exits. */
+    pthread_once(&spare_once, spare_init);
+    spare_hooked =
+        spare_key_ok && pthread_setspecific(spare_key, &spare_key) == 0;
+    if (!spare_hooked) {
+      msg_destroy(m);
+      return;
+    }
+  }
+  /* Back to one empty chunk of zone_size bytes (set members may have
+   * added chunks). */
+  msgpack_zone_clear(&m->zone);
+  spare = m;
 }

@@ -35,13 +35,15 @@ static void test_library_codes_outside_errno(void **state) {
                      MPCONN_EBADFRAME, MPCONN_ETIMEDOUT,  MPCONN_ETOOSHORT,
                      MPCONN_EBADVALUE, MPCONN_ETOODEEP,   MPCONN_EBADSET,
                      MPCONN_EFORMAT,   MPCONN_EUNPACK,    MPCONN_EAUTH,
-                     MPCONN_EBADADDR};
+                     MPCONN_EBADADDR,  MPCONN_EEMPTY,     MPCONN_EFULL};
   for (size_t i = 0; i < sizeof(lib) / sizeof(lib[0]); i++)
     assert_true(lib[i] <= -4000);
   assert_int_equal(MPCONN_EOF, -4095);
   assert_int_equal(MPCONN_EPIPE, -EPIPE);
   assert_int_equal(MPCONN_EAUTH, -4081);
   assert_int_equal(MPCONN_EBADADDR, -4080);
+  assert_int_equal(MPCONN_EEMPTY, -4079);
+  assert_int_equal(MPCONN_EFULL, -4078);
   assert_int_equal(MPCONN_EADDRINUSE, -EADDRINUSE);
   assert_int_equal(MPCONN_ECONNREFUSED, -ECONNREFUSED);
 }
