@@ -475,7 +475,8 @@ MPCONN_EXPORT int mpconn_pack_set(msgpack_packer *pk,
  * no trailing bytes, every count and length within the bytes left, nesting
  * at most MPCONN_MAX_DEPTH, every set payload exactly one array.  A frame
  * that fails is consumed and reported; the connection stays usable.
- * Decoding a frame of N bytes takes at most 24 * N + 8 KiB of memory.
+ * Decoding a frame of N bytes takes at most 24 * N + 16 KiB of memory
+ * besides the frame.
  *
  * Ownership: *msg is new; free it with mpconn_msg_free().
  * Return: 0; MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET for a frame
@@ -516,7 +517,14 @@ MPCONN_EXPORT int mpconn_msg_set_members(mpconn_msg *m,
                                          const msgpack_object *set,
                                          msgpack_object_array *members);
 
-/** mpconn_msg_free() - release a message; NULL is a no-op. */
+/**
+ * mpconn_msg_free() - release a message; NULL is a no-op.
+ * @m: the message.
+ *
+ * Any thread may free a message.  A small message's memory (at most 8 KiB
+ * of objects and 8 KiB of frame) is kept, one per thread, for the next
+ * receive in that thread, and released when the thread exits.
+ */
 MPCONN_EXPORT void mpconn_msg_free(mpconn_msg *m);
 
 /**

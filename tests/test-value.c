@@ -3,6 +3,7 @@
 #include "test-util.h"
 
 #include <malloc.h>
+#include <pthread.h>
 
 static mpconn_msg *recv_ok(mpconn *c) {
   mpconn_msg *m = NULL;
@@ -199,6 +200,60 @@ static void test_memory_bound(void **state) {
   free(frame);
 }
 
+/* Messages of changing shapes and sizes, freed and received again: each
+ * decodes exactly, whatever the spare message it reuses held before. */
+static void receive_mixed(mpconn **p, int rounds) {
+  for (int i = 0; i < rounds; i++) {
+    size_t big = (size_t)(i % 7) * 3000; /* crosses the 8 KiB spare limit */
+    char *text = malloc(big + 1);
+    memset(text, 'a' + i % 26, big);
+    text[big] = '\0';
+    assert_int_equal(
+        mpconn_sendf(p[0], "{s:i, s:[i, s#], s:<i, i>}", "n", i, "l", -i, text,
+                     big, "s", i, i + 1),
+        0);
+    mpconn_msg *m = recv_ok(p[1]);
+    int n, neg;
+    const char *t;
+    size_t tlen;
+    mpconn_error err;
+    assert_int_equal(mpconn_unpackf(mpconn_msg_value(m), &err,
+                                    "{s:i, s:[i, s#], s:<*>}", "n", &n, "l",
+                                    &neg, &t, &tlen, "s"),
+                     0);
+    assert_int_equal(n, i);
+    assert_int_equal(neg, -i);
+    assert_int_equal(tlen, big);
+    if (big)
+      assert_memory_equal(t, text, big);
+    msgpack_object_array members;
+    const msgpack_object *set = &mpconn_msg_value(m)->via.map.ptr[2].val;
+    assert_int_equal(mpconn_msg_set_members(m, set, &members), 0);
+    assert_int_equal(members.size, 2);
+    assert_int_equal(members.ptr[0].via.i64 + members.ptr[1].via.i64,
+                     2 * i + 1);
+    mpconn_msg_free(m);
+    free(text);
+  }
+}
+
+static void test_reuse_across_shapes(void **state) {
+  receive_mixed(*state, 300);
+}
+
+static void *receive_in_thread(void *arg) {
+  receive_mixed(arg, 50);
+  return NULL; /* the thread's spare message is freed as it exits */
+}
+
+static void test_reuse_in_exiting_threads(void **state) {
+  for (int k = 0; k < 3; k++) {
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, receive_in_thread, *state), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_pack_in_place_wire, pair_setup,
@@ -211,6 +266,10 @@ int main(void) {
                                       pair_teardown),
       cmocka_unit_test_setup_teardown(test_hostile_frames, pair_setup,
                                       pair_teardown),
+      cmocka_unit_test_setup_teardown(test_reuse_across_shapes, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_reuse_in_exiting_threads,
+                                      pair_setup, pair_teardown),
       cmocka_unit_test_setup_teardown(test_memory_bound, pair_setup,
                                       pair_teardown),
   };
