@@ -181,30 +181,3 @@ int mpconn__rx_next(mpconn *c, size_t limit, enum mpconn_rx_mode mode,
 /* Without I/O: 1 when a whole frame is buffered, 0 if not, or the error a
  * receive would return at once. */
 int mpconn__rx_ready(mpconn *c) { return rx_step(c, c->max_size, false); }
-
-/* The payload of the complete frame; borrowed until consumed. */
-const uint8_t *mpconn__rx_payload(const mpconn *c) {
-  const struct mpconn_rx *rx = &c->rx;
-  return rx->big ? rx->big : rx->buf + rx->start + rx->hlen;
-}
-
-/* Take the complete frame's payload if it has its own allocation. */
-uint8_t *mpconn__rx_take(mpconn *c) {
-  uint8_t *p = c->rx.big;
-  if (p) {
-    c->rx.big = NULL;
-    c->rx.big_have = 0;
-    c->rx.have_header = false;
-  }
-  return p;
-}
-
-/* Drop the complete frame. */
-void mpconn__rx_consume(mpconn *c) {
-  struct mpconn_rx *rx = &c->rx;
-  if (rx->big)
-    mpconn__rx_reset(rx);
-  else
-    rx->start += rx->hlen + (size_t)rx->plen;
-  rx->have_header = false;
-}

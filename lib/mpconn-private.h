@@ -79,9 +79,6 @@ enum mpconn_rx_mode {
 int mpconn__rx_next(mpconn *c, size_t limit, enum mpconn_rx_mode mode,
                     int64_t deadline);
 int mpconn__rx_ready(mpconn *c);
-const uint8_t *mpconn__rx_payload(const mpconn *c);
-uint8_t *mpconn__rx_take(mpconn *c);
-void mpconn__rx_consume(mpconn *c);
 void mpconn__rx_reset(struct mpconn_rx *rx);
 
 /* validate.c — one pass over a frame before msgpack-c decodes it: 0, or
@@ -234,5 +231,36 @@ int mpconn__connect(int fd, const struct mpconn__addr *a, int64_t deadline);
 /* 0 when the peer of Unix socket @fd runs as this process's effective
  * user, MPCONN_EAUTH when not, or -errno. */
 int mpconn__check_peer_uid(int fd);
+
+/* frame.c, inline for the receive hot path.  After mpconn__rx_next()
+ * returned 0 in frame mode: */
+
+/* The payload of the complete frame; borrowed until consumed. */
+static inline const uint8_t *mpconn__rx_payload(const mpconn *c) {
+  const struct mpconn_rx *rx = &c->rx;
+  return rx->big ? rx->big : rx->buf + rx->start + rx->hlen;
+}
+
+/* Take the complete frame's payload if it has its own allocation (NULL if
+ * it is in the chunk buffer). */
+static inline uint8_t *mpconn__rx_take(mpconn *c) {
+  uint8_t *p = c->rx.big;
+  if (p) {
+    c->rx.big = NULL;
+    c->rx.big_have = 0;
+    c->rx.have_header = false;
+  }
+  return p;
+}
+
+/* Drop the complete frame. */
+static inline void mpconn__rx_consume(mpconn *c) {
+  struct mpconn_rx *rx = &c->rx;
+  if (rx->big)
+    mpconn__rx_reset(rx);
+  else
+    rx->start += rx->hlen + (size_t)rx->plen;
+  rx->have_header = false;
+}
 
 #endif

@@ -25,8 +25,10 @@ struct mpconn_msg {
   size_t len, frame_cap;
 };
 
-static _Thread_local mpconn_msg *spare;
-static _Thread_local bool spare_hooked;
+/* initial-exec: a plain load instead of a __tls_get_addr call per use. */
+#define SPARE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+static SPARE_TLS mpconn_msg *spare;
+static SPARE_TLS bool spare_hooked;
 static bool spare_key_ok;
 static pthread_key_t spare_key;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
