@@ -2,6 +2,8 @@
 #include "lex.h"
 
 bool tool_utf8_valid(const char *s, size_t n) {
+  if (n == 0)
+    return true; /* s may be NULL: msgpack-c's empty str */
   const unsigned char *p = (const unsigned char *)s;
   const unsigned char *end = p + n;
   while (p < end) {

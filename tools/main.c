@@ -15,6 +15,8 @@ static const struct command {
 } commands[] = {
     {"decode", tool_decode, "framed msgpack messages on stdin to JSON lines"},
     {"encode", tool_encode, "JSON lines on stdin to framed msgpack messages"},
+    {"connect", tool_connect, "connect to a listener; exchange JSON lines"},
+    {"listen", tool_listen, "listen for clients; exchange JSON lines"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -44,7 +46,7 @@ static int help(void) {
             "       mpconn --help | --version\n"
             "\n"
             "Convert between JSON and the msgpack frames of Python's\n"
-            "multiprocessing.connection.\n"
+            "multiprocessing.connection, in files and pipes or over sockets.\n"
             "\n"
             "Commands:\n",
             stdout) < 0)

@@ -16,6 +16,8 @@ enum {
  */
 int tool_decode(int argc, char **argv);
 int tool_encode(int argc, char **argv);
+int tool_connect(int argc, char **argv);
+int tool_listen(int argc, char **argv);
 
 /* Print @text to stdout: TOOL_OK, or TOOL_FAILED if it cannot be written. */
 int tool_print(const char *text);

@@ -625,11 +625,13 @@ Usage: mpconn COMMAND [OPTION]...
        mpconn --help | --version
 
 Convert between JSON and the msgpack frames of Python's
-multiprocessing.connection.
+multiprocessing.connection, in files and pipes or over sockets.
 
 Commands:
   decode   framed msgpack messages on stdin to JSON lines
   encode   JSON lines on stdin to framed msgpack messages
+  connect  connect to a listener; exchange JSON lines
+  listen   listen for clients; exchange JSON lines
 
 Options:
   -h, --help     show this help and exit
@@ -688,7 +690,7 @@ def case_usage_errors():
     """Bad arguments: one line on stderr and status 2."""
     cases = [
         ([], "mpconn: missing command (try 'mpconn --help')"),
-        (["connect"], "mpconn: unknown command 'connect' (try 'mpconn --help')"),
+        (["send"], "mpconn: unknown command 'send' (try 'mpconn --help')"),
         (["-x"], "mpconn: unknown option '-x' (try 'mpconn --help')"),
         (["decode", "--max-size"], "mpconn: decode: option '--max-size' "
          "needs a value (try 'mpconn decode --help')"),
