@@ -56,10 +56,17 @@ int mpconn_recv_bytes_into(mpconn *c, void *buf, size_t size, size_t offset,
     *len = (size_t)c->rx.plen;
     return MPCONN_ETOOSHORT;
   }
+  size_t n = (size_t)c->rx.plen;
+  rc = mpconn__rx_direct(c, (uint8_t *)buf + offset, deadline);
+  if (rc < 0)
+    return rc;
+  if (rc == 1) {
+    *len = n;
+    return 0;
+  }
   rc = mpconn__rx_next(c, c->max_size, MPCONN_RX_FRAME, deadline);
   if (rc < 0)
     return rc;
-  size_t n = (size_t)c->rx.plen;
   if (n)
     memcpy((uint8_t *)buf + offset, mpconn__rx_payload(c), n);
   mpconn__rx_consume(c);

@@ -49,9 +49,9 @@ static bool fits_chunk(const struct mpconn_rx *rx) {
 /* Parse the header at buf[start] if enough bytes are there. */
 static int parse_header(struct mpconn_rx *rx) {
   size_t have = rx->end - rx->start;
-  const uint8_t *p = rx->buf + rx->start;
   if (have < 4)
-    return 0;
+    return 0; /* buf may still be NULL: no pointer into it yet */
+  const uint8_t *p = rx->buf + rx->start;
   int32_t n = (int32_t)(uint32_t)be_load(p, 4);
   if (n >= 0) {
     rx->hlen = 4;
@@ -176,6 +176,43 @@ int mpconn__rx_next(mpconn *c, size_t limit, enum mpconn_rx_mode mode,
    * or, when only waiting, by the next receive. */
   rx->pending = mode == MPCONN_RX_PEEK ? rc : 0;
   return rc;
+}
+
+/*
+ * After mpconn__rx_next() in header mode: read a large frame's payload
+ * straight into dst (room for plen bytes), with no buffer in between.  1
+ * when done, 0 when the frame is not such a case (it fits the chunk
+ * buffer, or a part already sits in its own allocation), or a negative
+ * code.  On a timeout or a read error the bytes already in dst are kept,
+ * so the next receive goes on where this one stopped.
+ */
+int mpconn__rx_direct(mpconn *c, uint8_t *dst, int64_t deadline) {
+  struct mpconn_rx *rx = &c->rx;
+  if (rx->big || fits_chunk(rx))
+    return 0;
+  size_t plen = (size_t)rx->plen;
+  rx->start += rx->hlen;
+  /* The chunk buffer holds less than the frame: all of it is payload. */
+  size_t have = rx->end - rx->start;
+  memcpy(dst, rx->buf + rx->start, have);
+  rx->start = rx->end;
+  while (have < plen) {
+    ssize_t n = mpconn__read(c->rfd, dst + have, plen - have, deadline);
+    if (n > 0) {
+      have += (size_t)n;
+      continue;
+    }
+    if (n == 0)
+      return fail(rx, MPCONN_ETRUNCATED);
+    rx->big = malloc(plen);
+    if (!rx->big) /* the partial frame cannot be kept: the stream is lost */
+      return fail(rx, MPCONN_ENOMEM);
+    memcpy(rx->big, dst, have);
+    rx->big_have = have;
+    return (int)n;
+  }
+  rx->have_header = false;
+  return 1;
 }
 
 /* Without I/O: 1 when a whole frame is buffered, 0 if not, or the error a

@@ -80,6 +80,7 @@ int mpconn__rx_next(mpconn *c, size_t limit, enum mpconn_rx_mode mode,
                     int64_t deadline);
 int mpconn__rx_ready(mpconn *c);
 void mpconn__rx_reset(struct mpconn_rx *rx);
+int mpconn__rx_direct(mpconn *c, uint8_t *dst, int64_t deadline);
 
 /* validate.c — one pass over a frame before msgpack-c decodes it: 0, or
  * MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET. */
