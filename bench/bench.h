@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mpconn-bench: what the workloads send, how each row is run in its own
+ * processes, and what a row reports.  Not installed.
+ */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+/* ------------------------------------------------------------------------ */
+/* Workloads (workload.c)                                                   */
+/* ------------------------------------------------------------------------ */
+
+enum bench_kind {
+  BENCH_SMALL,     /* ["spam", i, "eggs"], one way */
+  BENCH_ROUNDTRIP, /* the same value, sent back by the peer */
+  BENCH_1MIB,      /* 1 MiB of bytes, one way */
+  BENCH_MIXED,     /* [i, bin] with bin sizes from 10 B to 100 KiB */
+  BENCH_QUEUE,     /* ["spam", i, "eggs"], four producers, one consumer */
+  BENCH_NKINDS,
+};
+
+/* Payload of every message of the 1 MiB workload. */
+#define BENCH_BIG_SIZE ((size_t)1024 * 1024)
+/* Bounds of the mixed workload's bin sizes. */
+#define BENCH_MIXED_MIN ((size_t)10)
+#define BENCH_MIXED_MAX ((size_t)100 * 1024)
+/* Producers of the queue workload. */
+#define BENCH_PRODUCERS 4
+/* The batched hand-written rows write and read this much at a time. */
+#define BENCH_CHUNK ((size_t)64 * 1024)
+
+const char *bench_kind_name(enum bench_kind k);
+/* BENCH_NKINDS for an unknown name. */
+enum bench_kind bench_kind_from_name(const char *name);
+
+/* The pattern every bin and bytes payload is cut from: BENCH_BIG_SIZE
+ * bytes, filled on first use in the process that uses it. */
+const uint8_t *bench_pattern(void);
+
+/* The mixed workload's size stream: *state starts at BENCH_MIXED_SEED and
+ * each call returns the next size.  python_bench.py computes the same. */
+#define BENCH_MIXED_SEED UINT64_C(0x9e3779b97f4a7c15)
+size_t bench_mixed_next(uint64_t *state);
+
+void bench_pack_small(msgpack_packer *pk, uint64_t i);
+/* Whether @v is ["spam", i, "eggs"]; @i receives its number. */
+bool bench_small_number(const msgpack_object *v, uint64_t *i);
+bool bench_check_small(const msgpack_object *v, uint64_t i);
+/* @body: BENCH_MIXED_MAX bytes or more; only @size are packed. */
+void bench_pack_mixed(msgpack_packer *pk, uint64_t i, const uint8_t *body,
+                      size_t size);
+bool bench_check_mixed(const msgpack_object *v, uint64_t i, size_t size);
+
+/* The payload bytes (msgpack value or raw bytes, without the length
+ * headers) that @n messages of workload @k carry one way. */
+uint64_t bench_payload_bytes(enum bench_kind k, uint64_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Results                                                                  */
+/* ------------------------------------------------------------------------ */
+
+struct bench_result {
+  char row[48];
+  char status[160];  /* "" when measured; "skipped: ..." or "error: ..." */
+  uint64_t messages; /* messages, round trips or items */
+  double seconds;    /* first send to last receive */
+  uint64_t bytes;    /* payload bytes carried one way */
+  double rss_send_mib; /* peak RSS of the sender (largest of several) */
+  double rss_recv_mib; /* of the receiver */
+};
+
+bool bench_measured(const struct bench_result *r);
+void bench_skip(struct bench_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void bench_error(struct bench_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------------ */
+/* Running a row in its own processes (harness.c)                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A role runs in a forked child.  It sets up what it needs (wrapping its
+ * descriptor, binding a socket), calls bench_go() once, does its part,
+ * and returns; the harness then _exit()s.  The clock starts when the
+ * earliest sender returns from bench_go() and stops at bench_mark_end(),
+ * which the side that takes the last message calls.
+ */
+typedef void (*bench_role)(void *arg, int index);
+
+struct bench_roles {
+  int senders;       /* sender processes, with index 0 .. senders-1 */
+  bench_role sender;
+  bench_role receiver; /* one process, index 0 */
+};
+
+/* Fork the roles, wait for them, fill r->seconds and the RSS fields.
+ * 0, or -1 with r->status set to the error a child reported. */
+int bench_run(struct bench_result *r, const struct bench_roles *roles,
+              void *arg);
+
+/* In a role: wait until every process of the row is ready. */
+void bench_go(void);
+/* In a role: the last message has been taken. */
+void bench_mark_end(void);
+/* In a role: report @fmt to the parent and exit. */
+_Noreturn void bench_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Plain I/O for the hand-written rows and the helpers; a failure fails the
+ * role. */
+void bench_write_all(int fd, const void *buf, size_t len);
+void bench_read_all(int fd, void *buf, size_t len);
+/* A socketpair, both ends close-on-exec. */
+int bench_socketpair(int fds[2]);
+
+/* ------------------------------------------------------------------------ */
+/* Rows                                                                     */
+/* ------------------------------------------------------------------------ */
+
+enum bench_mpconn_variant {
+  BENCH_MPCONN,         /* each send written at once */
+  BENCH_MPCONN_SENDF,   /* mpconn_sendf() */
+  BENCH_MPCONN_PIPE,    /* as BENCH_MPCONN over a pipe, not a socketpair */
+  BENCH_MPCONN_BATCHED, /* mpconn_cork() at the start, mpconn_flush() at
+                           the end */
+  BENCH_MPCONN_INTO,    /* 1 MiB: mpconn_recv_bytes_into() */
+  BENCH_MPCONN_VALUES,  /* 1 MiB: bin values */
+  BENCH_MPCONN_QUEUE,   /* mpconn_queue_put()/mpconn_queue_get() */
+};
+void bench_row_mpconn(struct bench_result *r, enum bench_kind k,
+                      enum bench_mpconn_variant v, uint64_t n);
+
+void bench_row_raw(struct bench_result *r, enum bench_kind k, bool batched,
+                   uint64_t n);
+
+/* Present only when libzmq was found at build time (BENCH_HAVE_ZMQ). */
+void bench_row_zmq(struct bench_result *r, enum bench_kind k, uint64_t n);
+
+/* @variant: "pickle", "msgpack", "bytes" or "queue", as python_bench.py
+ * takes it. */
+void bench_row_python(struct bench_result *r, enum bench_kind k,
+                      const char *variant, uint64_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Reports (report.c)                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define BENCH_MAX_ROWS 16
+
+/* One workload's rows, measured in one run. */
+struct bench_table {
+  enum bench_kind kind;
+  uint64_t n; /* the count of the C rows */
+  size_t nrows;
+  struct bench_result rows[BENCH_MAX_ROWS];
+};
+
+struct bench_report {
+  char date[32];
+  char machine[256]; /* uname -srm, CPUs, CPU model */
+  char command[512];
+  size_t ntables;
+  struct bench_table tables[BENCH_NKINDS];
+};
+
+void bench_report_markdown_header(const struct bench_report *rep);
+void bench_report_markdown_table(const struct bench_table *t);
+void bench_report_markdown_targets(const struct bench_report *rep);
+void bench_report_json(const struct bench_report *rep);
+
+#endif

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mpconn-bench: mpconn side by side with hand-written code, ZeroMQ and
+ * Python's multiprocessing, each row a sender and a receiver in their own
+ * processes.  docs/performance.md explains the rows and the targets.
+ *
+ *   mpconn-bench [--quick] [--json] [--only WORKLOAD[,...]] [--row ROW]
+ */
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Messages per C row, full and --quick; the Python rows take fewer and
+ * are reported per second like the others. */
+static const uint64_t counts[BENCH_NKINDS][2] = {
+    [BENCH_SMALL] = {1000000, 50000},  [BENCH_ROUNDTRIP] = {100000, 5000},
+    [BENCH_1MIB] = {2000, 200},        [BENCH_MIXED] = {100000, 5000},
+    [BENCH_QUEUE] = {200000, 20000},
+};
+static const uint64_t python_counts[BENCH_NKINDS][2] = {
+    [BENCH_SMALL] = {200000, 10000},   [BENCH_ROUNDTRIP] = {50000, 2500},
+    [BENCH_1MIB] = {1000, 100},        [BENCH_MIXED] = {20000, 1000},
+    [BENCH_QUEUE] = {200000, 20000},
+};
+
+static bool progress;
+static const char *only_row; /* --row: run just this row */
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: mpconn-bench [--quick] [--json] [--only WORKLOAD[,...]]\n"
+          "                    [--row ROW]\n"
+          "  --quick   fewer messages (a smoke test; ratios are noisier)\n"
+          "  --json    print the results as one JSON document\n"
+          "  --only    run only these workloads: small, roundtrip, 1mib,\n"
+          "            mixed, queue (default: all)\n"
+          "  --row     run only the row of that name, e.g. 'mpconn batched'\n"
+          "            (for profiling one row)\n");
+}
+
+/* A new row of @t, or NULL when --row leaves it out. */
+static struct bench_result *add(struct bench_table *t, const char *row) {
+  if (only_row && strcmp(only_row, row) != 0)
+    return NULL;
+  if (t->nrows == BENCH_MAX_ROWS) {
+    fprintf(stderr, "mpconn-bench: too many rows\n");
+    exit(1);
+  }
+  struct bench_result *r = &t->rows[t->nrows++];
+  memset(r, 0, sizeof(*r));
+  snprintf(r->row, sizeof(r->row), "%s", row);
+  if (progress)
+    fprintf(stderr, "mpconn-bench: %s: %s\n", bench_kind_name(t->kind), row);
+  return r;
+}
+
+/* Run one row: @call, with r the row's result, unless --row skips it.
+ * The payload is counted afterwards, in this process, so that a profile
+ * of a row's children does not include it. */
+#define ROW(t, name, call)                                                     \
+  do {                                                                         \
+    struct bench_result *r = add(t, name);                                     \
+    if (r) {                                                                   \
+      call;                                                                    \
+      r->bytes = bench_payload_bytes(t->kind, r->messages);                    \
+    }                                                                          \
+  } while (0)
+
+static void zmq_row(struct bench_result *r, enum bench_kind k, uint64_t n) {
+#ifdef BENCH_HAVE_ZMQ
+  bench_row_zmq(r, k, n);
+#else
+  (void)k;
+  (void)n;
+  bench_skip(r, "libzmq not found at build time");
+#endif
+}
+
+static void run_table(struct bench_table *t, bool quick) {
+  enum bench_kind k = t->kind;
+  uint64_t n = counts[k][quick], npy = python_counts[k][quick];
+  t->n = n;
+  switch (k) {
+  case BENCH_SMALL:
+    ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
+    ROW(t, "mpconn sendf", bench_row_mpconn(r, k, BENCH_MPCONN_SENDF, n));
+    ROW(t, "mpconn over a pipe", bench_row_mpconn(r, k, BENCH_MPCONN_PIPE, n));
+    ROW(t, "mpconn batched", bench_row_mpconn(r, k, BENCH_MPCONN_BATCHED, n));
+    break;
+  case BENCH_ROUNDTRIP:
+    ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
+    break;
+  case BENCH_1MIB:
+    ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
+    ROW(t, "mpconn batched", bench_row_mpconn(r, k, BENCH_MPCONN_BATCHED, n));
+    ROW(t, "mpconn recv_bytes_into",
+        bench_row_mpconn(r, k, BENCH_MPCONN_INTO, n));
+    ROW(t, "mpconn values", bench_row_mpconn(r, k, BENCH_MPCONN_VALUES, n));
+    break;
+  case BENCH_MIXED:
+    ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
+    ROW(t, "mpconn batched", bench_row_mpconn(r, k, BENCH_MPCONN_BATCHED, n));
+    break;
+  case BENCH_QUEUE:
+    ROW(t, "mpconn queue", bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE, n));
+    ROW(t, "python queue", bench_row_python(r, k, "queue", npy));
+    return;
+  case BENCH_NKINDS:
+    return;
+  }
+  ROW(t, "raw", bench_row_raw(r, k, false, n));
+  if (k != BENCH_ROUNDTRIP)
+    ROW(t, "raw batched", bench_row_raw(r, k, true, n));
+  ROW(t, "zeromq", zmq_row(r, k, n));
+  ROW(t, "python pipe pickle", bench_row_python(r, k, "pickle", npy));
+  ROW(t, "python pipe msgpack", bench_row_python(r, k, "msgpack", npy));
+  if (k == BENCH_1MIB)
+    ROW(t, "python pipe send_bytes", bench_row_python(r, k, "bytes", npy));
+}
+
+/* "Linux 6.1.0-28-amd64 x86_64, 2 CPUs, AMD EPYC 7B13" */
+static void describe_machine(char *buf, size_t size) {
+  struct utsname u;
+  if (uname(&u) < 0)
+    memset(&u, 0, sizeof(u));
+  char model[128] = "unknown CPU";
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f) {
+    char line[256];
+    while (fgets(line, sizeof(line), f)) {
+      char *colon = strchr(line, ':');
+      if (strncmp(line, "model name", 10) == 0 && colon) {
+        colon += 1 + (colon[1] == ' ');
+        colon[strcspn(colon, "\n")] = '\0';
+        snprintf(model, sizeof(model), "%s", colon);
+        break;
+      }
+    }
+    fclose(f);
+  }
+  snprintf(buf, size, "%s %s %s, %ld CPUs, %s", u.sysname, u.release,
+           u.machine, sysconf(_SC_NPROCESSORS_ONLN), model);
+}
+
+static bool select_workloads(const char *list, bool chosen[BENCH_NKINDS]) {
+  char copy[256];
+  snprintf(copy, sizeof(copy), "%s", list);
+  char *save = NULL;
+  for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+    enum bench_kind k = bench_kind_from_name(w);
+    if (k == BENCH_NKINDS) {
+      fprintf(stderr, "mpconn-bench: unknown workload '%s'\n", w);
+      return false;
+    }
+    chosen[k] = true;
+  }
+  return true;
+}
+
+int main(int argc, char **argv) {
+  static struct bench_report rep;
+  bool quick = false, json = false, chosen[BENCH_NKINDS] = {false};
+  bool any = false;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (strcmp(argv[i], "--json") == 0) {
+      json = true;
+    } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      if (!select_workloads(argv[++i], chosen))
+        return 2;
+      any = true;
+    } else if (strcmp(argv[i], "--row") == 0 && i + 1 < argc) {
+      only_row = argv[++i];
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      usage(stderr);
+      return 2;
+    }
+  }
+  progress = isatty(STDERR_FILENO);
+
+  time_t now = time(NULL);
+  strftime(rep.date, sizeof(rep.date), "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+  describe_machine(rep.machine, sizeof(rep.machine));
+  size_t o = 0;
+  for (int i = 0; i < argc && o < sizeof(rep.command); i++)
+    o += (size_t)snprintf(rep.command + o, sizeof(rep.command) - o, "%s%s",
+                          i ? " " : "", argv[i]);
+  if (!json)
+    bench_report_markdown_header(&rep);
+
+  int status = 0;
+  for (int k = 0; k < BENCH_NKINDS; k++) {
+    if (any && !chosen[k])
+      continue;
+    struct bench_table *t = &rep.tables[rep.ntables++];
+    t->kind = (enum bench_kind)k;
+    run_table(t, quick);
+    for (size_t i = 0; i < t->nrows; i++)
+      if (strncmp(t->rows[i].status, "error", 5) == 0)
+        status = 1;
+    if (!json)
+      bench_report_markdown_table(t);
+  }
+  if (json)
+    bench_report_json(&rep);
+  else
+    bench_report_markdown_targets(&rep);
+  return status;
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The mpconn rows: a connection pair from mpconn_pipe(..., true) (a
+ * socketpair; one row uses a pipe), used the way an application would,
+ * and the queue.
+ */
+#include "bench.h"
+
+#include <mpconn.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+struct mp_arg {
+  enum bench_kind kind;
+  enum bench_mpconn_variant variant;
+  uint64_t n;
+  mpconn *rx, *tx;   /* the receiving and the sending end */
+  mpconn_queue *q;
+};
+
+static void check(int rc, const char *what) {
+  if (rc < 0)
+    bench_fail("%s: %s", what, mpconn_err_name(rc));
+}
+
+static void send_value(struct mp_arg *a, uint64_t i, const uint8_t *body,
+                       size_t size) {
+  if (a->variant == BENCH_MPCONN_SENDF) {
+    check(mpconn_sendf(a->tx, "[s, U, s]", "spam", i, "eggs"), "sendf");
+    return;
+  }
+  msgpack_packer *pk;
+  check(mpconn_pack_begin(a->tx, &pk), "pack_begin");
+  if (a->kind == BENCH_MIXED)
+    bench_pack_mixed(pk, i, body, size);
+  else if (a->kind == BENCH_1MIB)
+    msgpack_pack_bin_with_body(pk, body, size);
+  else
+    bench_pack_small(pk, i);
+  check(mpconn_pack_end(a->tx), "pack_end");
+}
+
+static void sender(void *arg, int index) {
+  (void)index;
+  struct mp_arg *a = arg;
+  mpconn_free(a->rx);
+  const uint8_t *pattern = a->kind == BENCH_MIXED || a->kind == BENCH_1MIB
+                               ? bench_pattern()
+                               : NULL;
+  uint64_t state = BENCH_MIXED_SEED;
+  bench_go();
+  if (a->variant == BENCH_MPCONN_BATCHED)
+    check(mpconn_cork(a->tx, true), "cork");
+  for (uint64_t i = 0; i < a->n; i++) {
+    if (a->kind == BENCH_1MIB && a->variant != BENCH_MPCONN_VALUES)
+      check(mpconn_send_bytes(a->tx, pattern, BENCH_BIG_SIZE), "send_bytes");
+    else if (a->kind == BENCH_1MIB)
+      send_value(a, i, pattern, BENCH_BIG_SIZE);
+    else
+      send_value(a, i, pattern,
+                 a->kind == BENCH_MIXED ? bench_mixed_next(&state) : 0);
+  }
+  if (a->variant == BENCH_MPCONN_BATCHED)
+    check(mpconn_flush(a->tx), "flush");
+  mpconn_free(a->tx);
+}
+
+static void check_bytes(const uint8_t *p, size_t len) {
+  if (len != BENCH_BIG_SIZE || p[0] != bench_pattern()[0] ||
+      p[len - 1] != bench_pattern()[len - 1])
+    bench_fail("wrong bytes received");
+}
+
+static void receiver(void *arg, int index) {
+  (void)index;
+  struct mp_arg *a = arg;
+  mpconn_free(a->tx);
+  uint8_t *into = NULL;
+  if (a->variant == BENCH_MPCONN_INTO && !(into = malloc(BENCH_BIG_SIZE)))
+    bench_fail("out of memory");
+  uint64_t state = BENCH_MIXED_SEED;
+  bench_go();
+  for (uint64_t i = 0; i < a->n; i++) {
+    if (a->kind == BENCH_1MIB && a->variant == BENCH_MPCONN_INTO) {
+      size_t len;
+      check(mpconn_recv_bytes_into(a->rx, into, BENCH_BIG_SIZE, 0, &len, -1),
+            "recv_bytes_into");
+      check_bytes(into, len);
+      continue;
+    }
+    if (a->kind == BENCH_1MIB && a->variant != BENCH_MPCONN_VALUES) {
+      void *data;
+      size_t len;
+      check(mpconn_recv_bytes(a->rx, &data, &len, MPCONN_UNLIMITED, -1),
+            "recv_bytes");
+      check_bytes(data, len);
+      free(data);
+      continue;
+    }
+    mpconn_msg *m;
+    check(mpconn_recv(a->rx, &m, -1), "recv");
+    const msgpack_object *v = mpconn_msg_value(m);
+    bool ok;
+    if (a->kind == BENCH_MIXED) {
+      ok = bench_check_mixed(v, i, bench_mixed_next(&state));
+    } else if (a->kind == BENCH_1MIB) {
+      ok = v->type == MSGPACK_OBJECT_BIN;
+      if (ok)
+        check_bytes((const uint8_t *)v->via.bin.ptr, v->via.bin.size);
+    } else {
+      ok = bench_check_small(v, i);
+    }
+    mpconn_msg_free(m);
+    if (!ok)
+      bench_fail("message %llu is wrong", (unsigned long long)i);
+  }
+  bench_mark_end();
+  free(into);
+  mpconn_free(a->rx);
+}
+
+/* Round trips: the sender side asks, the receiver side echoes. */
+static void rt_client(void *arg, int index) {
+  (void)index;
+  struct mp_arg *a = arg;
+  mpconn_free(a->rx);
+  bench_go();
+  for (uint64_t i = 0; i < a->n; i++) {
+    send_value(a, i, NULL, 0);
+    mpconn_msg *m;
+    check(mpconn_recv(a->tx, &m, -1), "recv");
+    bool ok = bench_check_small(mpconn_msg_value(m), i);
+    mpconn_msg_free(m);
+    if (!ok)
+      bench_fail("reply %llu is wrong", (unsigned long long)i);
+  }
+  bench_mark_end();
+  mpconn_free(a->tx);
+}
+
+static void rt_server(void *arg, int index) {
+  (void)index;
+  struct mp_arg *a = arg;
+  mpconn_free(a->tx);
+  bench_go();
+  for (uint64_t i = 0; i < a->n; i++) {
+    mpconn_msg *m;
+    check(mpconn_recv(a->rx, &m, -1), "recv");
+    int rc = mpconn_send(a->rx, mpconn_msg_value(m));
+    mpconn_msg_free(m);
+    check(rc, "send");
+  }
+  mpconn_free(a->rx);
+}
+
+/* The queue: producer @index puts every BENCH_PRODUCERS-th number. */
+static void producer(void *arg, int index) {
+  struct mp_arg *a = arg;
+  msgpack_object items[3] = {
+      {.type = MSGPACK_OBJECT_STR, .via.str = {.size = 4, .ptr = "spam"}},
+      {.type = MSGPACK_OBJECT_POSITIVE_INTEGER},
+      {.type = MSGPACK_OBJECT_STR, .via.str = {.size = 4, .ptr = "eggs"}},
+  };
+  msgpack_object v = {.type = MSGPACK_OBJECT_ARRAY,
+                      .via.array = {.size = 3, .ptr = items}};
+  bench_go();
+  for (uint64_t i = (uint64_t)index; i < a->n; i += BENCH_PRODUCERS) {
+    items[1].via.u64 = i;
+    check(mpconn_queue_put(a->q, &v, -1), "queue_put");
+  }
+  mpconn_queue_free(a->q);
+}
+
+static void consumer(void *arg, int index) {
+  (void)index;
+  struct mp_arg *a = arg;
+  uint64_t next[BENCH_PRODUCERS];
+  for (int p = 0; p < BENCH_PRODUCERS; p++)
+    next[p] = (uint64_t)p;
+  bench_go();
+  for (uint64_t k = 0; k < a->n; k++) {
+    mpconn_msg *m;
+    check(mpconn_queue_get(a->q, &m, -1), "queue_get");
+    uint64_t i;
+    bool ok = bench_small_number(mpconn_msg_value(m), &i);
+    mpconn_msg_free(m);
+    /* Each producer's items arrive in the order it put them. */
+    if (!ok || next[i % BENCH_PRODUCERS] != i)
+      bench_fail("item %llu is wrong or out of order", (unsigned long long)k);
+    next[i % BENCH_PRODUCERS] += BENCH_PRODUCERS;
+  }
+  bench_mark_end();
+  mpconn_queue_free(a->q);
+}
+
+void bench_row_mpconn(struct bench_result *r, enum bench_kind k,
+                      enum bench_mpconn_variant v, uint64_t n) {
+  struct mp_arg a = {.kind = k, .variant = v, .n = n};
+  struct bench_roles roles = {.senders = 1, .sender = sender,
+                              .receiver = receiver};
+  int rc;
+  if (k == BENCH_QUEUE) {
+    rc = mpconn_queue_new(&a.q, 0);
+    roles = (struct bench_roles){.senders = BENCH_PRODUCERS,
+                                 .sender = producer, .receiver = consumer};
+  } else {
+    rc = mpconn_pipe(&a.rx, &a.tx, v != BENCH_MPCONN_PIPE);
+    if (k == BENCH_ROUNDTRIP)
+      roles = (struct bench_roles){.senders = 1, .sender = rt_client,
+                                   .receiver = rt_server};
+  }
+  if (rc < 0) {
+    bench_error(r, "%s", mpconn_strerror(rc));
+    return;
+  }
+  r->messages = n;
+  bench_run(r, &roles, &a);
+  mpconn_free(a.rx);
+  mpconn_free(a.tx);
+  mpconn_queue_free(a.q);
+}
