@@ -795,7 +795,9 @@ def case_handshake_timeout(places):
                 finish(proc, b"", "mpconn: listen: refused a client: "
                        "authentication failed\n", 1)
                 elapsed = time.monotonic() - began
-            if elapsed < 0.3:
+            # Only a lower bound, with room for the clocks: the listener's
+            # timer starts when it accepts, a moment before ours does.
+            if elapsed < 0.2:
                 raise AssertionError(f"refused after {elapsed:.3f} s")
 
         # Long enough for the good client's handshake on a busy machine.
