@@ -828,7 +828,7 @@ def case_handshake_timeout(places):
                         (1, b"", f"mpconn: connect: {address}: timed out\n"
                          .encode()))
             elapsed = time.monotonic() - began
-            if elapsed < 0.3:
+            if elapsed < 0.2:  # a lower bound only
                 raise AssertionError(f"gave up after {elapsed:.3f} s")
 
 
