@@ -255,6 +255,50 @@ static void test_bytes(void **state) {
   chaos_loop(body_bytes);
 }
 
+/*
+ * A frame larger than the receive chunk is read by recv_bytes_into()
+ * straight into the caller's buffer.  When a timeout cuts it, the part
+ * received is saved for the next receive, which needs an allocation of the
+ * frame's size.  If that fails, the part is lost and so is the stream:
+ * MPCONN_ENOMEM from then on, like the sticky framing errors.  Any other
+ * failure leaves the frame pending.
+ */
+#define PARTIAL 100000
+
+static void body_into_partial(void) {
+  static uint8_t frame[4 + PARTIAL], buf[PARTIAL];
+  memcpy(frame, "\x00\x01\x86\xa0", 4);
+  for (size_t i = 0; i < PARTIAL; i++)
+    frame[4 + i] = pattern(9, i);
+  int wfd;
+  mpconn *r = raw_reader(&wfd);
+  raw_write(wfd, frame, 4 + PARTIAL / 2);
+  size_t len;
+  ARM();
+  int rc = mpconn_recv_bytes_into(r, buf, sizeof(buf), 0, &len, 50);
+  DISARM();
+  assert_true(rc == MPCONN_ETIMEDOUT || rc == MPCONN_ENOMEM);
+  raw_write(wfd, frame + 4 + PARTIAL / 2, PARTIAL / 2);
+  int again = mpconn_recv_bytes_into(r, buf, sizeof(buf), 0, &len, 5000);
+  if (again == MPCONN_ENOMEM) {
+    assert_int_equal(rc, MPCONN_ENOMEM);
+    void *data;
+    assert_int_equal(mpconn_recv_bytes(r, &data, &len, MPCONN_UNLIMITED, 5000),
+                     MPCONN_ENOMEM);
+  } else {
+    assert_int_equal(again, 0);
+    assert_int_equal(len, PARTIAL);
+    assert_memory_equal(buf, frame + 4, PARTIAL);
+  }
+  mpconn_free(r);
+  close(wfd);
+}
+
+static void test_into_partial(void **state) {
+  (void)state;
+  chaos_loop(body_into_partial);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Values                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -672,6 +716,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pipe),
       cmocka_unit_test(test_bytes),
+      cmocka_unit_test(test_into_partial),
       cmocka_unit_test(test_values),
       cmocka_unit_test(test_format),
       cmocka_unit_test(test_cork),
