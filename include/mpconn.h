@@ -324,6 +324,11 @@ MPCONN_EXPORT int mpconn_recv_bytes(mpconn *c, void **data, size_t *len,
  * MPCONN_ETOOSHORT and the message stays queued: the next receive of any
  * kind returns it.
  *
+ * A frame larger than the 64 KiB receive chunk is read straight into @buf.
+ * If a timeout or read error cuts it, the part received is kept in an
+ * allocation so any later receive completes it; if that allocation fails,
+ * MPCONN_ENOMEM is returned and becomes sticky (the stream is lost).
+ *
  * Ownership: @buf is the caller's.
  * Return: 0, MPCONN_ETOOSHORT, MPCONN_EINVAL (@offset > @size), or as
  * mpconn_recv_bytes().

@@ -117,8 +117,8 @@ static void chaos_loop(void (*body)(void)) {
       assert_false(chaos.armed);
       assert_int_equal(count_fds(), fds);
       if (chaos.failures == 0) {
-        if (getenv("CHAOS_VERBOSE"))
-          fprintf(stderr, "%s: %lu runs\n", from ? "from" : "one", n);
+        print_message("%lu allocations, failing %s\n", n - 1,
+                      from ? "from each on" : "one at a time");
         break;
       }
       assert_true(n < 100000);
