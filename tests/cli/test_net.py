@@ -440,17 +440,20 @@ def case_connect_listener_wrong_key(places):
 # --------------------------------------------------------------------------
 # mpconn connect -> mpconn listen, in shell pipelines
 
-def sh(script, what):
+def sh(script, what, stdin=None):
     """Run a shell command line; it must exit 0 with nothing on stderr."""
     p = subprocess.run(["sh", "-c", script], capture_output=True,
-                       timeout=TIMEOUT, env=child_env())
+                       timeout=TIMEOUT, env=child_env(), stdin=stdin)
     check_equal(what, (p.returncode, p.stdout, p.stderr), (0, b"", b""))
 
 
 def c_to_c(address, key_args, connect_prefix, dir_):
-    """printf LINES | mpconn connect against mpconn listen --once < FILE,
-    both writing to files; key_args for both, connect_prefix before the
-    connect command (an environment assignment)."""
+    """LINES | mpconn connect against mpconn listen --once < FILE, both
+    writing to files; key_args for both, connect_prefix before the connect
+    command (an environment assignment).  connect's input is a pipe that
+    holds every line, the last without a newline, before connect starts:
+    listen's input is shorter, so listen may close first, and then connect
+    sends what its input holds and no more (docs/cli.md)."""
     to_listen = JSON[:7]
     to_connect = JSON[7:12] + ["", '{"$map":[[{"$set":[]},[]]]}']
     listen_in = os.path.join(dir_, "listen.in")
@@ -466,10 +469,18 @@ def c_to_c(address, key_args, connect_prefix, dir_):
         stderr=subprocess.PIPE, env=child_env())
     with reaped(listen):
         bound = listening(listen)
-        printf = shlex.quote("\n".join(to_listen))  # no newline at the end
-        sh(f"printf '%s' {printf} | {connect_prefix}{shell_tool()} connect "
-           f"{shlex.quote(bound)} {keys} > {shlex.quote(connect_out)}",
-           "printf | mpconn connect")
+        r, w = os.pipe()
+        try:
+            os.write(w, "\n".join(to_listen).encode())  # no final newline
+            os.close(w)
+            w = -1
+            sh(f"{connect_prefix}{shell_tool()} connect {shlex.quote(bound)} "
+               f"{keys} > {shlex.quote(connect_out)}", "pipe | mpconn connect",
+               stdin=r)
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
         finish(listen, None, "", 0, "mpconn listen")
     with open(listen_out, "rb") as f:
         check_equal("listen's output", f.read(), jsonl(to_listen))
@@ -479,7 +490,7 @@ def c_to_c(address, key_args, connect_prefix, dir_):
 
 
 def case_connect_listen(places):
-    """mpconn connect | mpconn listen through shell pipes, without a key,
+    """mpconn connect (input from a pipe) against mpconn listen, without a key,
     with --authkey-file on both sides, and with the client's key from
     MPCONN_AUTHKEY: exact outputs on both sides."""
     c_to_c(places.tool(), [], "", places.dir)
