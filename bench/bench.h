@@ -166,6 +166,7 @@ struct bench_report {
   char date[32];
   char machine[256]; /* uname -srm, CPUs, CPU model */
   char command[512];
+  int rounds; /* each row's fastest of this many runs */
   size_t ntables;
   struct bench_table tables[BENCH_NKINDS];
 };

@@ -167,7 +167,9 @@ void bench_report_markdown_header(const struct bench_report *rep) {
   printf("# mpconn-bench\n\n");
   printf("- date: %s\n", rep->date);
   printf("- machine: %s\n", rep->machine);
-  printf("- command: `%s`\n\n", rep->command);
+  printf("- command: `%s`\n", rep->command);
+  printf("- each row: the fastest of %d run%s\n\n", rep->rounds,
+         rep->rounds == 1 ? "" : "s, rows taking turns");
   fflush(stdout);
 }
 
@@ -283,6 +285,7 @@ void bench_report_json(const struct bench_report *rep) {
   json_string(rep->machine);
   printf(",\n \"command\": ");
   json_string(rep->command);
+  printf(",\n \"rounds\": %d", rep->rounds);
   printf(",\n \"workloads\": [");
   for (size_t i = 0; i < rep->ntables; i++) {
     const struct bench_table *t = &rep->tables[i];
