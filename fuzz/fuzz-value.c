@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The one-pass validator (lib/validate.c) against msgpack-c's decoder, and
- * sets (lib/set.c).  The input is one frame's payload.
+ * The one-pass validator and decoder (lib/validate.c) against msgpack-c's
+ * decoder, and sets (lib/set.c).  The input is one frame's payload.
  *
  * Whenever the validator accepts:
+ * - mpconn__decode() builds the very tree msgpack_unpack() builds: same
+ *   types, values, sizes, and str/bin/ext bodies at the same offsets
+ *   (empty str and bin bodies aside: msgpack-c gives an empty str NULL
+ *   and an empty bin its length byte, we the end of its header), into a zone of exactly the counted bytes;
  * - msgpack_unpack() decodes the whole input (offset == size) into a zone
  *   of exactly the bytes the validator counted, using all of them, without
  *   the zone growing; msgpack_unpack_next() decodes the same value;
@@ -15,7 +19,8 @@
  * - the value packs (msgpack_pack_object()) to bytes the validator accepts
  *   and that pack to the same bytes again.
  * Whenever it refuses, it says MPCONN_EBADVALUE, MPCONN_ETOODEEP or
- * MPCONN_EBADSET, and mpconn__msg_from_frame() refuses with the same code.
+ * MPCONN_EBADSET, and mpconn__decode() and mpconn__msg_from_frame()
+ * refuse with the same code.
  * msgpack-c never sees refused input: keeping it away is the validator's
  * job (a five-byte frame can make it allocate gigabytes).
  */
@@ -41,6 +46,57 @@ static void decode_exact(const uint8_t *p, size_t n, size_t need,
   FUZZ_CHECK(off == n);
   FUZZ_CHECK(z->chunk_list.head == head);
   FUZZ_CHECK(z->chunk_list.ptr == start + need);
+}
+
+/*
+ * @a, decoded by mpconn from a frame at @abase, is @b, decoded by
+ * msgpack-c from the same bytes at @bbase: exactly, bodies at the same
+ * offsets.
+ */
+static void same_tree(const msgpack_object *a, const char *abase,
+                      const msgpack_object *b, const char *bbase) {
+  FUZZ_CHECK(a->type == b->type);
+  switch (a->type) {
+  case MSGPACK_OBJECT_NIL:
+    break;
+  case MSGPACK_OBJECT_BOOLEAN:
+    FUZZ_CHECK(a->via.boolean == b->via.boolean);
+    break;
+  case MSGPACK_OBJECT_POSITIVE_INTEGER:
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+    FUZZ_CHECK(a->via.u64 == b->via.u64);
+    break;
+  case MSGPACK_OBJECT_FLOAT32:
+  case MSGPACK_OBJECT_FLOAT64:
+    FUZZ_CHECK(memcmp(&a->via.f64, &b->via.f64, sizeof(double)) == 0);
+    break;
+  case MSGPACK_OBJECT_STR:
+  case MSGPACK_OBJECT_BIN:
+    FUZZ_CHECK(a->via.str.size == b->via.str.size);
+    FUZZ_CHECK(a->via.str.ptr != NULL);
+    if (a->via.str.size > 0)
+      FUZZ_CHECK(a->via.str.ptr - abase == b->via.str.ptr - bbase);
+    break;
+  case MSGPACK_OBJECT_EXT:
+    FUZZ_CHECK(a->via.ext.type == b->via.ext.type);
+    FUZZ_CHECK(a->via.ext.size == b->via.ext.size);
+    FUZZ_CHECK(a->via.ext.ptr - abase == b->via.ext.ptr - bbase);
+    break;
+  case MSGPACK_OBJECT_ARRAY:
+    FUZZ_CHECK(a->via.array.size == b->via.array.size);
+    for (uint32_t i = 0; i < a->via.array.size; i++)
+      same_tree(&a->via.array.ptr[i], abase, &b->via.array.ptr[i], bbase);
+    break;
+  case MSGPACK_OBJECT_MAP:
+    FUZZ_CHECK(a->via.map.size == b->via.map.size);
+    for (uint32_t i = 0; i < a->via.map.size; i++) {
+      same_tree(&a->via.map.ptr[i].key, abase, &b->via.map.ptr[i].key, bbase);
+      same_tree(&a->via.map.ptr[i].val, abase, &b->via.map.ptr[i].val, bbase);
+    }
+    break;
+  default:
+    FUZZ_CHECK(!"a type msgpack-c does not decode");
+  }
 }
 
 static msgpack_sbuffer pack(const msgpack_object *o) {
@@ -91,8 +147,10 @@ static unsigned walk(mpconn_msg *m, const msgpack_object *o, unsigned depth) {
     msgpack_zone z;
     msgpack_object arr;
     decode_exact(p, o->via.ext.size, need, &z, &arr);
-    FUZZ_CHECK(arr.type == MSGPACK_OBJECT_ARRAY &&
-               arr.via.array.size == members.size);
+    FUZZ_CHECK(arr.type == MSGPACK_OBJECT_ARRAY);
+    msgpack_object ours = {.type = MSGPACK_OBJECT_ARRAY,
+                           .via.array = members};
+    same_tree(&ours, o->via.ext.ptr, &arr, o->via.ext.ptr);
     msgpack_zone_destroy(&z);
     /* The set's array is a level; the set itself is not. */
     deepest = depth + 1;
@@ -115,6 +173,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     rc == MPCONN_EBADSET,
                 rc);
   FUZZ_CHECK(mpconn__validate(data, size) == rc);
+  msgpack_zone dz;
+  msgpack_object decoded;
+  FUZZ_CHECK(msgpack_zone_init(&dz, rc == 0 ? need : 64));
+  const void *dz_head = dz.chunk_list.head;
+  const char *dz_start = dz.chunk_list.ptr;
+  int drc = mpconn__decode(data, size, &dz, &decoded);
+  FUZZ_CHECK_RC(drc == rc, drc);
 
   uint8_t *frame = malloc(size ? size : 1);
   FUZZ_CHECK(frame);
@@ -123,13 +188,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   mpconn_msg *m = NULL;
   int mrc = mpconn__msg_from_frame(&m, frame, size);
   FUZZ_CHECK_RC(mrc == rc, mrc);
-  if (rc < 0)
+  if (rc < 0) {
+    msgpack_zone_destroy(&dz);
     return 0;
+  }
 
   FUZZ_CHECK(need <= 24 * (size - 1));
   msgpack_zone z;
   msgpack_object obj;
   decode_exact(data, size, need, &z, &obj);
+  /* One exact allocation, as for msgpack-c; the very same tree. */
+  FUZZ_CHECK(dz.chunk_list.head == dz_head);
+  FUZZ_CHECK(dz.chunk_list.ptr == dz_start + need);
+  same_tree(&decoded, (const char *)data, &obj, (const char *)data);
+  size_t mlen;
+  const char *mdata = mpconn_msg_data(m, &mlen);
+  FUZZ_CHECK(mlen == size);
+  same_tree(mpconn_msg_value(m), mdata, &obj, (const char *)data);
+  msgpack_zone_destroy(&dz);
 
   msgpack_sbuffer first = pack(&obj);
   msgpack_sbuffer from_msg = pack(mpconn_msg_value(m));

@@ -476,10 +476,11 @@ MPCONN_EXPORT int mpconn_pack_set(msgpack_packer *pk,
  * @msg: receives the message.
  * @timeout_ms: how long to wait.
  *
- * Before msgpack-c sees the frame, it is checked in one pass: one object and
- * no trailing bytes, every count and length within the bytes left, nesting
- * at most MPCONN_MAX_DEPTH, every set payload exactly one array.  A frame
- * that fails is consumed and reported; the connection stays usable.
+ * The frame is checked and decoded in one pass into the tree
+ * msgpack_unpack() would build: one object and no trailing bytes, every
+ * count and length within the bytes left, nesting at most
+ * MPCONN_MAX_DEPTH, every set payload exactly one array.  A frame that
+ * fails is consumed and reported; the connection stays usable.
  * Decoding a frame of N bytes takes at most 24 * N + 16 KiB of memory
  * besides the frame.
  *

@@ -82,8 +82,9 @@ int mpconn__rx_ready(mpconn *c);
 void mpconn__rx_reset(struct mpconn_rx *rx);
 int mpconn__rx_direct(mpconn *c, uint8_t *dst, int64_t deadline);
 
-/* validate.c — one pass over a frame before msgpack-c decodes it: 0, or
- * MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET. */
+/* validate.c — one pass over a frame that checks it and, when asked,
+ * decodes it.  Checking: 0, or MPCONN_EBADVALUE, MPCONN_ETOODEEP,
+ * MPCONN_EBADSET. */
 int mpconn__validate(const uint8_t *p, size_t n);
 /* As mpconn__validate(); *zone_bytes (may be NULL) receives exactly what
  * msgpack-c allocates from its zone to decode the frame, at most
@@ -94,6 +95,17 @@ int mpconn__validate_sized(const uint8_t *p, size_t n, size_t *zone_bytes);
 /* A set's ext payload: exactly one array and nothing after it.  0,
  * MPCONN_EBADSET or MPCONN_ETOODEEP; *zone_bytes as above. */
 int mpconn__validate_set(const uint8_t *p, size_t n, size_t *zone_bytes);
+/* Check and decode p[0, n) into *@out as msgpack_unpack() would (str,
+ * bin and ext bodies point into p; an empty str too, never NULL), the
+ * containers allocated from @zone.  The codes of mpconn__validate(), or
+ * MPCONN_ENOMEM when @zone cannot grow; on failure *@out is undefined
+ * and @zone may have been used. */
+int mpconn__decode(const uint8_t *p, size_t n, msgpack_zone *zone,
+                   msgpack_object *out);
+/* The same for a set's ext payload, with the codes of
+ * mpconn__validate_set(): *@out is the members' array. */
+int mpconn__decode_set(const uint8_t *p, size_t n, msgpack_zone *zone,
+                       msgpack_object *out);
 
 /* value.c — a message from a whole frame's payload (malloc'd, never NULL):
  * validated, then decoded.  Takes @frame, also when it fails.  0,

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Values: one msgpack object per frame.  Sending packs straight into the
- * connection's send buffer (send.c); receiving validates
- * the frame in one pass before msgpack-c decodes it into the message's
- * zone, with str/bin/ext bodies left in the frame.
+ * connection's send buffer (send.c); receiving checks and decodes the
+ * frame in one pass (validate.c) into the message's zone, with str, bin
+ * and ext bodies left in the frame.
  */
 #include "mpconn-private.h"
 
@@ -13,9 +13,14 @@
 
 /*
  * A freed message whose buffers are this small is kept, one per thread,
- * for the next receive: it saves three allocations per message.
+ * for the next receive: it saves three allocations per message.  Its zone
+ * is given SPARE_MAX bytes, so that any payload of up to SPARE_MAX / 24
+ * bytes is decoded into it without being counted first (a tree takes at
+ * most 24 bytes per payload byte).  Other messages get zones of exactly
+ * the size their tree needs.
  */
 #define SPARE_MAX ((size_t)8192)
+#define TREE_BYTES_PER_BYTE 24
 
 struct mpconn_msg {
   msgpack_object value;
@@ -86,16 +91,27 @@ static bool msg_frame(mpconn_msg *m, uint8_t *frame, size_t len) {
   return true;
 }
 
-/* Decode m->frame, which validation accepted and sized: one zone chunk of
- * zone_bytes holds the whole tree. */
+/*
+ * A message whose zone holds the tree of @payload: the spare, when the
+ * payload is small enough for its zone, or one with a zone of exactly the
+ * size validation counts.  0, a validation code, or MPCONN_ENOMEM.
+ */
+static int msg_for(mpconn_msg **out, const uint8_t *payload, size_t len) {
+  size_t need;
+  if (spare && len <= spare->zone_size / TREE_BYTES_PER_BYTE) {
+    need = spare->zone_size;
+  } else {
+    int rc = mpconn__validate_sized(payload, len, &need);
+    if (rc < 0)
+      return rc;
+  }
+  *out = msg_get(need);
+  return *out ? 0 : MPCONN_ENOMEM;
+}
+
+/* Decode m->frame into m's empty zone, which holds the whole tree. */
 static int msg_decode(mpconn_msg *m) {
-  size_t off = 0;
-  msgpack_unpack_return r = msgpack_unpack((const char *)m->frame, m->len,
-                                           &off, &m->zone, &m->value);
-  if (r == MSGPACK_UNPACK_SUCCESS && off == m->len)
-    return 0;
-  /* Validation accepted it, so only memory can be short here. */
-  return r == MSGPACK_UNPACK_NOMEM_ERROR ? MPCONN_ENOMEM : MPCONN_EBADVALUE;
+  return mpconn__decode(m->frame, m->len, &m->zone, &m->value);
 }
 
 int mpconn_send(mpconn *c, const msgpack_object *v) {
@@ -110,12 +126,11 @@ int mpconn_send(mpconn *c, const msgpack_object *v) {
 }
 
 int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len) {
-  size_t zone_bytes;
-  int rc = mpconn__validate_sized(frame, len, &zone_bytes);
-  mpconn_msg *m = rc < 0 ? NULL : msg_get(zone_bytes);
-  if (!m) {
+  mpconn_msg *m;
+  int rc = msg_for(&m, frame, len);
+  if (rc < 0) {
     free(frame);
-    return rc < 0 ? rc : MPCONN_ENOMEM;
+    return rc;
   }
   msg_frame(m, frame, len);
   rc = msg_decode(m);
@@ -140,15 +155,13 @@ int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
     return rc;
   size_t len = (size_t)c->rx.plen;
   const uint8_t *payload = mpconn__rx_payload(c);
-  size_t zone_bytes;
-  rc = mpconn__validate_sized(payload, len, &zone_bytes);
+  mpconn_msg *m;
+  rc = msg_for(&m, payload, len);
   if (rc < 0) {
-    mpconn__rx_consume(c); /* a bad value, not a bad stream */
+    if (rc != MPCONN_ENOMEM)
+      mpconn__rx_consume(c); /* a bad value, not a bad stream */
     return rc;
   }
-  mpconn_msg *m = msg_get(zone_bytes);
-  if (!m)
-    return MPCONN_ENOMEM;
   /* A large frame already has its own allocation: take it, no copy. */
   uint8_t *big = mpconn__rx_take(c);
   if (!msg_frame(m, big, len)) {
@@ -159,6 +172,7 @@ int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
     memcpy(m->frame, payload, len);
     mpconn__rx_consume(c);
   }
+  /* A bad value found here has been consumed, like one found above. */
   rc = msg_decode(m);
   if (rc < 0) {
     mpconn_msg_free(m);
@@ -204,8 +218,20 @@ void mpconn_msg_free(mpconn_msg *m) {
       return;
     }
   }
-  /* Back to one empty chunk of zone_size bytes (set members may have
-   * added chunks). */
-  msgpack_zone_clear(&m->zone);
+  if (m->zone_size < SPARE_MAX) {
+    /* Once per spare: a zone that small payloads are decoded into
+     * without counting. */
+    msgpack_zone_destroy(&m->zone);
+    if (!msgpack_zone_init(&m->zone, SPARE_MAX)) {
+      free(m->frame);
+      free(m);
+      return;
+    }
+    m->zone_size = SPARE_MAX;
+  } else {
+    /* Back to one empty chunk of zone_size bytes (set members may have
+     * added chunks). */
+    msgpack_zone_clear(&m->zone);
+  }
   spare = m;
 }

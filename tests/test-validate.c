@@ -434,6 +434,155 @@ static void test_set_payload(void **state) {
   assert_int_equal(mpconn__validate_set(buf, n, NULL), MPCONN_ETOODEEP);
 }
 
+/* ---- Decoding in the same pass (mpconn__decode) ------------------------ */
+
+/* Decode @hex into a zone of exactly the size validation counts. */
+struct decoded {
+  uint8_t buf[256];
+  size_t n;
+  msgpack_zone zone;
+  msgpack_object obj;
+};
+
+static void decode_hex(struct decoded *d, const char *hex) {
+  d->n = unhex(hex, d->buf, sizeof(d->buf));
+  size_t need;
+  assert_int_equal(mpconn__validate_sized(d->buf, d->n, &need), 0);
+  assert_true(msgpack_zone_init(&d->zone, need));
+  char *start = d->zone.chunk_list.ptr;
+  assert_int_equal(mpconn__decode(d->buf, d->n, &d->zone, &d->obj), 0);
+  /* Exactly the counted bytes, in the one chunk. */
+  assert_ptr_equal(d->zone.chunk_list.ptr, start + need);
+}
+
+static void test_decode_scalars(void **state) {
+  (void)state;
+  struct decoded d;
+  decode_hex(&d, "9f c0 c2 c3 7f e0 cc ff cf ff ff ff ff ff ff ff ff"
+                 " d0 7f d0 80 d3 80 00 00 00 00 00 00 00"
+                 " ca 3f c0 00 00 cb 40 09 21 fb 54 44 2d 18 d1 00 01"
+                 " d2 ff ff ff fe cd 01 00");
+  const msgpack_object *a = d.obj.via.array.ptr;
+  assert_int_equal(d.obj.type, MSGPACK_OBJECT_ARRAY);
+  assert_int_equal(d.obj.via.array.size, 15);
+  assert_int_equal(a[0].type, MSGPACK_OBJECT_NIL);
+  assert_int_equal(a[1].type, MSGPACK_OBJECT_BOOLEAN);
+  assert_false(a[1].via.boolean);
+  assert_true(a[2].via.boolean);
+  assert_int_equal(a[3].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+  assert_int_equal(a[3].via.u64, 127);
+  assert_int_equal(a[4].type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+  assert_int_equal(a[4].via.i64, -32);
+  assert_int_equal(a[5].via.u64, 255);
+  assert_int_equal(a[6].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+  assert_int_equal(a[6].via.u64, UINT64_MAX);
+  /* A signed encoding of a value >= 0 is a positive integer, as msgpack-c
+   * has it. */
+  assert_int_equal(a[7].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+  assert_int_equal(a[7].via.u64, 127);
+  assert_int_equal(a[8].type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+  assert_int_equal(a[8].via.i64, -128);
+  assert_int_equal(a[9].type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+  assert_true(a[9].via.i64 == INT64_MIN);
+  assert_int_equal(a[10].type, MSGPACK_OBJECT_FLOAT32);
+  assert_true(a[10].via.f64 == 1.5);
+  assert_int_equal(a[11].type, MSGPACK_OBJECT_FLOAT64);
+  assert_true(a[11].via.f64 == 3.141592653589793);
+  assert_int_equal(a[12].type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+  assert_int_equal(a[12].via.u64, 1);
+  assert_int_equal(a[13].type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+  assert_int_equal(a[13].via.i64, -2);
+  assert_int_equal(a[14].via.u64, 256);
+  msgpack_zone_destroy(&d.zone);
+}
+
+static void test_decode_bodies_in_place(void **state) {
+  (void)state;
+  struct decoded d;
+  decode_hex(&d, "96 a0 a3 61 62 63 d9 01 7a c4 00 c4 02 00 ff"
+                 " d6 05 01 02 03 04");
+  const msgpack_object *a = d.obj.via.array.ptr;
+  const char *base = (const char *)d.buf;
+  /* An empty str points at the end of its header, never NULL. */
+  assert_int_equal(a[0].type, MSGPACK_OBJECT_STR);
+  assert_int_equal(a[0].via.str.size, 0);
+  assert_ptr_equal(a[0].via.str.ptr, base + 2);
+  assert_int_equal(a[1].via.str.size, 3);
+  assert_ptr_equal(a[1].via.str.ptr, base + 3);
+  assert_ptr_equal(a[2].via.str.ptr, base + 8);
+  assert_int_equal(a[3].type, MSGPACK_OBJECT_BIN);
+  assert_int_equal(a[3].via.bin.size, 0);
+  assert_ptr_equal(a[3].via.bin.ptr, base + 11);
+  assert_int_equal(a[4].via.bin.size, 2);
+  assert_ptr_equal(a[4].via.bin.ptr, base + 13);
+  assert_int_equal(a[5].type, MSGPACK_OBJECT_EXT);
+  assert_int_equal(a[5].via.ext.type, 5);
+  assert_int_equal(a[5].via.ext.size, 4);
+  assert_ptr_equal(a[5].via.ext.ptr, base + 17);
+  msgpack_zone_destroy(&d.zone);
+}
+
+static void test_decode_containers(void **state) {
+  (void)state;
+  struct decoded d;
+  /* {"a": [1, {}], 2: []} and a set {1, 2} after it, in an array. */
+  decode_hex(&d, "92 82 a1 61 92 01 80 02 90 c7 03 53 92 01 02");
+  const msgpack_object *top = d.obj.via.array.ptr;
+  const msgpack_object_map *m = &top[0].via.map;
+  assert_int_equal(top[0].type, MSGPACK_OBJECT_MAP);
+  assert_int_equal(m->size, 2);
+  assert_int_equal(m->ptr[0].key.type, MSGPACK_OBJECT_STR);
+  assert_memory_equal(m->ptr[0].key.via.str.ptr, "a", 1);
+  assert_int_equal(m->ptr[0].val.type, MSGPACK_OBJECT_ARRAY);
+  assert_int_equal(m->ptr[0].val.via.array.size, 2);
+  assert_int_equal(m->ptr[0].val.via.array.ptr[0].via.u64, 1);
+  assert_int_equal(m->ptr[0].val.via.array.ptr[1].type, MSGPACK_OBJECT_MAP);
+  assert_int_equal(m->ptr[0].val.via.array.ptr[1].via.map.size, 0);
+  assert_int_equal(m->ptr[1].key.via.u64, 2);
+  assert_int_equal(m->ptr[1].val.type, MSGPACK_OBJECT_ARRAY);
+  assert_int_equal(m->ptr[1].val.via.array.size, 0);
+  /* A set stays an ext whose payload is its array, as msgpack-c leaves
+   * it: its members are decoded on demand. */
+  assert_int_equal(top[1].type, MSGPACK_OBJECT_EXT);
+  assert_int_equal(top[1].via.ext.type, MPCONN_EXT_SET);
+  assert_int_equal(top[1].via.ext.size, 3);
+  assert_ptr_equal(top[1].via.ext.ptr, (const char *)d.buf + 12);
+  msgpack_zone_destroy(&d.zone);
+}
+
+/* Decoding refuses exactly what validation refuses, with the same code. */
+static void test_decode_refuses_as_validation(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "c1", "92 01", "91 c0 c0", "dd ff ff ff ff", "a5 61", "d4 53 01",
+      "c7 05 53 90", "92 01 d4 53 01", "ca 00 00 00", "cf 00",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    uint8_t buf[64];
+    size_t n = unhex(bad[i], buf, sizeof(buf));
+    msgpack_zone z;
+    assert_true(msgpack_zone_init(&z, 64));
+    msgpack_object o;
+    int want = mpconn__validate(buf, n);
+    assert_true(want < 0);
+    int rc = mpconn__decode(buf, n, &z, &o);
+    if (rc != want)
+      fail_msg("%s: %s, not %s", bad[i], mpconn_err_name(rc),
+               mpconn_err_name(want));
+    msgpack_zone_destroy(&z);
+  }
+  uint8_t buf[2 * MPCONN_MAX_DEPTH + 2];
+  size_t n = nested(buf, MPCONN_MAX_DEPTH + 1, false, false);
+  msgpack_zone z;
+  msgpack_object o;
+  assert_true(msgpack_zone_init(&z, 64));
+  assert_int_equal(mpconn__decode(buf, n, &z, &o), MPCONN_ETOODEEP);
+  assert_int_equal(mpconn__decode(buf, 0, &z, &o), MPCONN_EBADVALUE);
+  assert_int_equal(mpconn__decode(NULL, 1, &z, &o), MPCONN_EINVAL);
+  assert_int_equal(mpconn__decode(buf, n, NULL, &o), MPCONN_EINVAL);
+  msgpack_zone_destroy(&z);
+}
+
 /* xorshift64*: the same inputs on every run. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 static uint64_t rng(void) {
@@ -662,6 +811,10 @@ int main(void) {
       cmocka_unit_test(test_depth_limit_sets),
       cmocka_unit_test(test_bad_sets),
       cmocka_unit_test(test_set_payload),
+      cmocka_unit_test(test_decode_scalars),
+      cmocka_unit_test(test_decode_bodies_in_place),
+      cmocka_unit_test(test_decode_containers),
+      cmocka_unit_test(test_decode_refuses_as_validation),
       cmocka_unit_test(test_property),
       cmocka_unit_test(test_large_array_memory),
   };

@@ -155,6 +155,26 @@ static void test_hostile_frames(void **state) {
   memset(deep, 0x91, MPCONN_MAX_DEPTH + 1);
   deep[MPCONN_MAX_DEPTH + 1] = 0x00;
   expect_bad(p, deep, sizeof(deep), MPCONN_ETOODEEP);
+  /* Past the size decoded without counting first (SPARE_MAX / 24 bytes),
+   * and past the 64 KiB receive chunk: an array one item short. */
+  static const size_t big[] = {1000, 100000};
+  for (size_t i = 0; i < 2; i++) {
+    char *frame = malloc(big[i]);
+    assert_non_null(frame);
+    size_t items = big[i] - 5;
+    frame[0] = (char)0xdd;
+    for (int b = 0; b < 4; b++)
+      frame[1 + b] = (char)((items + 1) >> (24 - 8 * b));
+    memset(frame + 5, 0x01, items);
+    expect_bad(p, frame, big[i], MPCONN_EBADVALUE);
+    for (int b = 0; b < 4; b++) /* now whole */
+      frame[1 + b] = (char)(items >> (24 - 8 * b));
+    assert_int_equal(mpconn_send_bytes(p[0], frame, big[i]), 0);
+    mpconn_msg *m = recv_ok(p[1]);
+    assert_int_equal(mpconn_msg_value(m)->via.array.size, items);
+    mpconn_msg_free(m);
+    free(frame);
+  }
   /* Exactly the supported depth is fine. */
   assert_int_equal(mpconn_send_bytes(p[0], deep + 1, sizeof(deep) - 1), 0);
   mpconn_msg *m = recv_ok(p[1]);
