@@ -81,6 +81,10 @@ ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline) {
 }
 
 static ssize_t write_once(int fd, bool sock, struct iovec *iov, int iovcnt) {
+  /* One buffer (a frame packed whole, or what is left of it) goes by the
+   * plainer call: the kernel has no iovec to copy in. */
+  if (sock && iovcnt == 1)
+    return send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL);
   if (sock) {
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
     return sendmsg(fd, &m, MSG_NOSIGNAL);

@@ -19,6 +19,7 @@ static struct {
 ssize_t __real_read(int fd, void *buf, size_t n);
 ssize_t __real_writev(int fd, const struct iovec *iov, int cnt);
 ssize_t __real_sendmsg(int fd, const struct msghdr *m, int flags);
+ssize_t __real_send(int fd, const void *buf, size_t n, int flags);
 int __real_poll(struct pollfd *p, nfds_t n, int timeout);
 
 static bool inject(unsigned count) {
@@ -72,6 +73,12 @@ ssize_t __wrap_sendmsg(int fd, const struct msghdr *m, int flags) {
   copy.msg_iovlen = (size_t)cut(m->msg_iov, (int)m->msg_iovlen, small);
   copy.msg_iov = small;
   return __real_sendmsg(fd, &copy, flags);
+}
+
+ssize_t __wrap_send(int fd, const void *buf, size_t n, int flags) {
+  if (inject(++fault.writes))
+    return -1;
+  return __real_send(fd, buf, fault.short_io && n > 1 ? 1 : n, flags);
 }
 
 int __wrap_poll(struct pollfd *p, nfds_t n, int timeout) {
@@ -146,8 +153,10 @@ static void test_short_reads_and_writes(void **state) {
   fault.short_io = true;
   exchange(false, -1);
   exchange(true, 10000);
-  /* Every byte took its own read at most: many calls were needed. */
+  /* Every byte took its own read at most, and writes were cut short too:
+   * many calls were needed. */
   assert_true(fault.reads > 100000);
+  assert_true(fault.writes > 1000);
 }
 
 /* A non-blocking descriptor's EAGAIN waits for readiness and retries. */
