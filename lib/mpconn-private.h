@@ -111,6 +111,13 @@ int mpconn__decode_set(const uint8_t *p, size_t n, msgpack_zone *zone,
  * validated, then decoded.  Takes @frame, also when it fails.  0,
  * MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET or MPCONN_ENOMEM. */
 int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len);
+/* A message to fill in place: its payload buffer, *@buf, takes @len bytes
+ * (the thread's spare message and buffer when they are large enough).
+ * NULL when memory is short.  Then mpconn__msg_decode(). */
+mpconn_msg *mpconn__msg_alloc(size_t len, uint8_t **buf);
+/* Decode the payload written into @m: 0 with *@msg = @m, or the codes of
+ * mpconn__msg_from_frame() with @m freed. */
+int mpconn__msg_decode(mpconn_msg *m, mpconn_msg **msg);
 
 /* futex.c — waiting on a 32-bit word shared between processes */
 /* Sleep while *@word == @expected, until woken or @deadline (as

@@ -356,12 +356,23 @@ int mpconn_queue_put_bytes(mpconn_queue *q, const void *data, size_t len,
   return put_frame(q, data, len, timeout_ms);
 }
 
-/* A growing buffer that values are packed into before they are put. */
+/*
+ * A growing buffer that values are packed into before they are put: on
+ * the stack while the value fits in 256 bytes, on the heap beyond.
+ */
 struct pbuf {
   uint8_t *p;
   size_t len, cap;
   bool oom;
+  uint8_t local[256];
 };
+
+static void pbuf_init(struct pbuf *b) {
+  b->p = b->local;
+  b->len = 0;
+  b->cap = sizeof(b->local);
+  b->oom = false;
+}
 
 static int pbuf_append(void *data, const char *buf, size_t len) {
   struct pbuf *b = data;
@@ -370,7 +381,7 @@ static int pbuf_append(void *data, const char *buf, size_t len) {
   if (len == 0) /* an empty str or bin: buf may be NULL */
     return 0;
   if (len > b->cap - b->len) {
-    size_t cap = b->cap ? b->cap : 256;
+    size_t cap = b->cap;
     while (cap - b->len < len) {
       if (cap > SIZE_MAX / 2) {
         b->oom = true;
@@ -378,11 +389,13 @@ static int pbuf_append(void *data, const char *buf, size_t len) {
       }
       cap *= 2;
     }
-    uint8_t *p = realloc(b->p, cap);
+    uint8_t *p = b->p == b->local ? malloc(cap) : realloc(b->p, cap);
     if (!p) {
       b->oom = true;
       return -1;
     }
+    if (b->p == b->local)
+      memcpy(p, b->local, b->len);
     b->p = p;
     b->cap = cap;
   }
@@ -397,14 +410,16 @@ static int put_packed(mpconn_queue *q, struct pbuf *b, int rc, int timeout_ms) {
     rc = MPCONN_ENOMEM;
   if (rc == 0)
     rc = put_frame(q, b->p, b->len, timeout_ms);
-  free(b->p);
+  if (b->p != b->local)
+    free(b->p);
   return rc;
 }
 
 int mpconn_queue_put(mpconn_queue *q, const msgpack_object *v, int timeout_ms) {
   if (!q || !v)
     return MPCONN_EINVAL;
-  struct pbuf b = {0};
+  struct pbuf b;
+  pbuf_init(&b);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &b, pbuf_append);
   int rc = msgpack_pack_object(&pk, *v) < 0 ? MPCONN_ENOMEM : 0;
@@ -414,7 +429,8 @@ int mpconn_queue_put(mpconn_queue *q, const msgpack_object *v, int timeout_ms) {
 int mpconn_queue_putf(mpconn_queue *q, int timeout_ms, const char *fmt, ...) {
   if (!q)
     return MPCONN_EINVAL;
-  struct pbuf b = {0};
+  struct pbuf b;
+  pbuf_init(&b);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &b, pbuf_append);
   va_list ap;
@@ -428,8 +444,29 @@ int mpconn_queue_putf(mpconn_queue *q, int timeout_ms, const char *fmt, ...) {
 /* Getting                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Take the oldest item's payload into a new buffer (never NULL). */
-static int get_frame(mpconn_queue *q, uint8_t **out, size_t *outlen,
+/*
+ * Where a got item's payload goes: get_frame() calls place() with the
+ * payload's length, under the lock, and copies the payload to what it
+ * returns (NULL: out of memory, and the item stays).
+ */
+struct sink {
+  uint8_t *(*place)(struct sink *s, size_t len);
+  uint8_t *buf;    /* for bytes: a new buffer */
+  mpconn_msg *msg; /* for values: a message to fill in place */
+};
+
+static uint8_t *place_bytes(struct sink *s, size_t len) {
+  return s->buf = malloc(len ? len : 1);
+}
+
+static uint8_t *place_msg(struct sink *s, size_t len) {
+  uint8_t *buf = NULL;
+  s->msg = mpconn__msg_alloc(len, &buf);
+  return buf;
+}
+
+/* Take the oldest item's payload into @out; its length in *@outlen. */
+static int get_frame(mpconn_queue *q, struct sink *out, size_t *outlen,
                      int timeout_ms) {
   int64_t deadline = mpconn__deadline(timeout_ms);
   int rc = lock_until(q, lock_deadline(timeout_ms, deadline));
@@ -479,7 +516,7 @@ static int get_frame(mpconn_queue *q, uint8_t **out, size_t *outlen,
   }
 
   size_t len = (size_t)plen;
-  uint8_t *buf = malloc(len ? len : 1);
+  uint8_t *buf = out->place(out, len);
   if (!buf) {
     unlock(q);
     return MPCONN_ENOMEM;
@@ -495,7 +532,6 @@ static int get_frame(mpconn_queue *q, uint8_t **out, size_t *outlen,
   commit(q, &st, MPCONN__Q_GET_COMMIT);
   crash_point(q, MPCONN__Q_GET_UNLOCK);
   unlock(q);
-  *out = buf;
   *outlen = len;
   return 0;
 }
@@ -508,10 +544,10 @@ int mpconn_queue_get_bytes(mpconn_queue *q, void **data, size_t *len,
     *len = 0;
   if (!q || !data || !len)
     return MPCONN_EINVAL;
-  uint8_t *buf;
-  int rc = get_frame(q, &buf, len, timeout_ms);
+  struct sink out = {.place = place_bytes};
+  int rc = get_frame(q, &out, len, timeout_ms);
   if (rc == 0)
-    *data = buf;
+    *data = out.buf;
   return rc;
 }
 
@@ -520,12 +556,13 @@ int mpconn_queue_get(mpconn_queue *q, mpconn_msg **msg, int timeout_ms) {
     *msg = NULL;
   if (!q || !msg)
     return MPCONN_EINVAL;
-  uint8_t *buf;
+  struct sink out = {.place = place_msg};
   size_t len;
-  int rc = get_frame(q, &buf, &len, timeout_ms);
+  int rc = get_frame(q, &out, &len, timeout_ms);
   if (rc < 0)
     return rc;
-  return mpconn__msg_from_frame(msg, buf, len);
+  /* Decoded in place, after the lock is released. */
+  return mpconn__msg_decode(out.msg, msg);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -125,21 +125,58 @@ int mpconn_send(mpconn *c, const msgpack_object *v) {
   return mpconn_pack_end(c);
 }
 
-int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len) {
-  mpconn_msg *m;
-  int rc = msg_for(&m, frame, len);
-  if (rc < 0) {
-    free(frame);
+/*
+ * Make m's zone hold the tree of its payload: as it is when the payload is
+ * small enough, else exactly what validation counts.  0, a validation
+ * code, or MPCONN_ENOMEM.
+ */
+static int msg_fit_zone(mpconn_msg *m) {
+  if (m->len <= m->zone_size / TREE_BYTES_PER_BYTE)
+    return 0;
+  size_t need;
+  int rc = mpconn__validate_sized(m->frame, m->len, &need);
+  if (rc < 0 || need <= m->zone_size)
     return rc;
+  msgpack_zone zone;
+  if (!msgpack_zone_init(&zone, need))
+    return MPCONN_ENOMEM;
+  msgpack_zone_swap(&m->zone, &zone);
+  msgpack_zone_destroy(&zone);
+  m->zone_size = need;
+  return 0;
+}
+
+mpconn_msg *mpconn__msg_alloc(size_t len, uint8_t **buf) {
+  mpconn_msg *m = msg_get(0);
+  if (m && !msg_frame(m, NULL, len)) {
+    mpconn_msg_free(m);
+    m = NULL;
   }
-  msg_frame(m, frame, len);
-  rc = msg_decode(m);
+  if (m)
+    *buf = m->frame;
+  return m;
+}
+
+int mpconn__msg_decode(mpconn_msg *m, mpconn_msg **msg) {
+  int rc = msg_fit_zone(m);
+  if (rc == 0)
+    rc = msg_decode(m);
   if (rc < 0) {
     mpconn_msg_free(m);
     return rc;
   }
   *msg = m;
   return 0;
+}
+
+int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len) {
+  mpconn_msg *m = msg_get(0);
+  if (!m) {
+    free(frame);
+    return MPCONN_ENOMEM;
+  }
+  msg_frame(m, frame, len); /* takes frame: cannot fail */
+  return mpconn__msg_decode(m, msg);
 }
 
 int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
