@@ -113,10 +113,15 @@ int mpconn__decode_set(const uint8_t *p, size_t n, msgpack_zone *zone,
 int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len);
 /* A message to fill in place: its payload buffer, *@buf, takes @len bytes
  * (the thread's spare message and buffer when they are large enough).
- * NULL when memory is short.  Then mpconn__msg_decode(). */
+ * NULL when memory is short.  Then mpconn__msg_fit() and
+ * mpconn__msg_decode(), or mpconn_msg_free(). */
 mpconn_msg *mpconn__msg_alloc(size_t len, uint8_t **buf);
-/* Decode the payload written into @m: 0 with *@msg = @m, or the codes of
- * mpconn__msg_from_frame() with @m freed. */
+/* Make sure @m's zone holds the tree of the payload written into it
+ * (counting it when it is not small): 0, a validation code, or
+ * MPCONN_ENOMEM.  After 0, decoding needs no more memory. */
+int mpconn__msg_fit(mpconn_msg *m);
+/* Decode the payload written into a fitted @m: 0 with *@msg = @m, or a
+ * validation code with @m freed. */
 int mpconn__msg_decode(mpconn_msg *m, mpconn_msg **msg);
 
 /* futex.c — waiting on a 32-bit word shared between processes */

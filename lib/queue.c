@@ -445,14 +445,17 @@ int mpconn_queue_putf(mpconn_queue *q, int timeout_ms, const char *fmt, ...) {
 /* ------------------------------------------------------------------------ */
 
 /*
- * Where a got item's payload goes: get_frame() calls place() with the
- * payload's length, under the lock, and copies the payload to what it
- * returns (NULL: out of memory, and the item stays).
+ * Where a got item's payload goes.  Under the lock, get_frame() calls
+ * place() with the payload's length and copies the payload to what it
+ * returns, then calls filled(), if set, before the item is taken.  A NULL
+ * from place() or MPCONN_ENOMEM from filled() leaves the item in the
+ * queue; any other code from filled() is returned once it is taken.
  */
 struct sink {
   uint8_t *(*place)(struct sink *s, size_t len);
+  int (*filled)(struct sink *s);
   uint8_t *buf;    /* for bytes: a new buffer */
-  mpconn_msg *msg; /* for values: a message to fill in place */
+  mpconn_msg *msg; /* for values: a message filled in place */
 };
 
 static uint8_t *place_bytes(struct sink *s, size_t len) {
@@ -463,6 +466,17 @@ static uint8_t *place_msg(struct sink *s, size_t len) {
   uint8_t *buf = NULL;
   s->msg = mpconn__msg_alloc(len, &buf);
   return buf;
+}
+
+/* Everything decoding will allocate is allocated while the item can still
+ * stay; the decoding itself happens after the lock is released. */
+static int fit_msg(struct sink *s) {
+  int rc = mpconn__msg_fit(s->msg);
+  if (rc == MPCONN_ENOMEM) {
+    mpconn_msg_free(s->msg);
+    s->msg = NULL;
+  }
+  return rc;
 }
 
 /* Take the oldest item's payload into @out; its length in *@outlen. */
@@ -526,6 +540,11 @@ static int get_frame(mpconn_queue *q, struct sink *out, size_t *outlen,
   ring_read(q, st.head + hlen, buf, half);
   crash_point(q, MPCONN__Q_GET_COPY);
   ring_read(q, st.head + hlen + half, buf + half, len - half);
+  int filled = out->filled ? out->filled(out) : 0;
+  if (filled == MPCONN_ENOMEM) {
+    unlock(q);
+    return filled;
+  }
   st.head += hlen + plen;
   st.count--;
   bump(&q->sh->got_seq, &q->sh->putters);
@@ -533,7 +552,7 @@ static int get_frame(mpconn_queue *q, struct sink *out, size_t *outlen,
   crash_point(q, MPCONN__Q_GET_UNLOCK);
   unlock(q);
   *outlen = len;
-  return 0;
+  return filled;
 }
 
 int mpconn_queue_get_bytes(mpconn_queue *q, void **data, size_t *len,
@@ -556,11 +575,13 @@ int mpconn_queue_get(mpconn_queue *q, mpconn_msg **msg, int timeout_ms) {
     *msg = NULL;
   if (!q || !msg)
     return MPCONN_EINVAL;
-  struct sink out = {.place = place_msg};
+  struct sink out = {.place = place_msg, .filled = fit_msg};
   size_t len;
   int rc = get_frame(q, &out, &len, timeout_ms);
-  if (rc < 0)
+  if (rc < 0) {
+    mpconn_msg_free(out.msg); /* taken, and not a value: or NULL */
     return rc;
+  }
   /* Decoded in place, after the lock is released. */
   return mpconn__msg_decode(out.msg, msg);
 }

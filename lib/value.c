@@ -130,7 +130,7 @@ int mpconn_send(mpconn *c, const msgpack_object *v) {
  * small enough, else exactly what validation counts.  0, a validation
  * code, or MPCONN_ENOMEM.
  */
-static int msg_fit_zone(mpconn_msg *m) {
+int mpconn__msg_fit(mpconn_msg *m) {
   if (m->len <= m->zone_size / TREE_BYTES_PER_BYTE)
     return 0;
   size_t need;
@@ -158,9 +158,7 @@ mpconn_msg *mpconn__msg_alloc(size_t len, uint8_t **buf) {
 }
 
 int mpconn__msg_decode(mpconn_msg *m, mpconn_msg **msg) {
-  int rc = msg_fit_zone(m);
-  if (rc == 0)
-    rc = msg_decode(m);
+  int rc = msg_decode(m);
   if (rc < 0) {
     mpconn_msg_free(m);
     return rc;
@@ -176,6 +174,11 @@ int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len) {
     return MPCONN_ENOMEM;
   }
   msg_frame(m, frame, len); /* takes frame: cannot fail */
+  int rc = mpconn__msg_fit(m);
+  if (rc < 0) {
+    mpconn_msg_free(m);
+    return rc;
+  }
   return mpconn__msg_decode(m, msg);
 }
 

@@ -416,6 +416,72 @@ static void test_values(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Queues                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every value through a queue, with allocations failing in the put and in
+ * the get: MPCONN_ENOMEM leaves the queue as it was (the item not put, or
+ * not taken), anything else is the whole item.
+ */
+static void body_queue(void) {
+  static uint8_t large[5 + LARGE_STR];
+  mpconn_queue *q;
+  assert_int_equal(mpconn_queue_new(&q, 0), 0);
+  for (size_t i = 0; i < NVALUES + 2; i++) {
+    uint8_t small[256];
+    size_t len = i < NVALUES ? unhex(value_hex[i], small, sizeof(small))
+                             : large_value(large, i - NVALUES);
+    const uint8_t *payload = i < NVALUES ? small : large;
+    msgpack_zone z;
+    assert_true(msgpack_zone_init(&z, 4096));
+    msgpack_object v;
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack((const char *)payload, len, &off, &z, &v),
+                     MSGPACK_UNPACK_SUCCESS);
+    msgpack_sbuffer want;
+    msgpack_sbuffer_init(&want);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &want, msgpack_sbuffer_write);
+    assert_int_equal(msgpack_pack_object(&pk, v), 0);
+
+    ARM();
+    int rc = mpconn_queue_put(q, &v, 0);
+    DISARM();
+    assert_true(rc == 0 || rc == MPCONN_ENOMEM);
+    assert_int_equal(mpconn_queue_qsize(q), rc == 0);
+    if (rc == MPCONN_ENOMEM)
+      assert_int_equal(mpconn_queue_put(q, &v, 0), 0);
+
+    mpconn_msg *m = NULL;
+    ARM();
+    rc = mpconn_queue_get(q, &m, 0);
+    DISARM();
+    if (rc == MPCONN_ENOMEM) {
+      assert_null(m);
+      assert_int_equal(mpconn_queue_qsize(q), 1); /* still there */
+      rc = mpconn_queue_get(q, &m, 0);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(mpconn_queue_qsize(q), 0);
+    size_t got;
+    const void *data = mpconn_msg_data(m, &got);
+    assert_int_equal(got, want.size);
+    assert_memory_equal(data, want.data, want.size);
+    members_of(m, mpconn_msg_value(m));
+    mpconn_msg_free(m);
+    msgpack_sbuffer_destroy(&want);
+    msgpack_zone_destroy(&z);
+  }
+  mpconn_queue_free(q);
+}
+
+static void test_queue(void **state) {
+  (void)state;
+  chaos_loop(body_queue);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Format strings                                                           */
 /* ------------------------------------------------------------------------ */
 
@@ -718,6 +784,7 @@ int main(void) {
       cmocka_unit_test(test_bytes),
       cmocka_unit_test(test_into_partial),
       cmocka_unit_test(test_values),
+      cmocka_unit_test(test_queue),
       cmocka_unit_test(test_format),
       cmocka_unit_test(test_cork),
       cmocka_unit_test(test_listener_abstract),
