@@ -122,8 +122,12 @@ static int run_producer(void *arg) {
   if (!buf)
     return 2;
   for (uint32_t seq = 0; seq < p->count; seq++) {
-    if (put_item(p->q, buf, p->id, seq) < 0)
+    int rc = put_item(p->q, buf, p->id, seq);
+    if (rc < 0) {
+      fprintf(stderr, "producer %d (pid %d), item %u: %s\n", (int)p->id,
+              (int)getpid(), seq, mpconn_err_name(rc));
       return 1;
+    }
     /* Four bytes to a pipe: written whole or not at all. */
     if (p->report_fd >= 0 && write(p->report_fd, &seq, 4) != 4)
       return 3;
@@ -144,8 +148,11 @@ static int run_consumer(void *arg) {
     int rc = mpconn_queue_get(c->q, &m, LONG_MS);
     if (rc == MPCONN_EOF)
       return 0;
-    if (rc < 0)
+    if (rc < 0) {
+      fprintf(stderr, "consumer (pid %d): %s\n", (int)getpid(),
+              mpconn_err_name(rc));
       return 1;
+    }
     int id, seq;
     uint64_t sum;
     const char *data;
