@@ -150,6 +150,10 @@ void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
                              int sig);
 /* How many times a call found the lock's owner dead and recovered. */
 uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q);
+/* The lock's futex word (glibc's mutex word: owner's thread ID and the
+ * kernel's FUTEX_WAITERS and FUTEX_OWNER_DIED bits), for tests that wait
+ * on it as the kernel's robust-futex code sees waiters. */
+uint32_t *mpconn__queue_lock_word(const mpconn_queue *q);
 
 /* format.c — format strings, shared by packing and unpacking */
 struct mpconn__box {

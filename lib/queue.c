@@ -90,6 +90,10 @@ void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
   }
 }
 
+uint32_t *mpconn__queue_lock_word(const mpconn_queue *q) {
+  return (uint32_t *)&q->sh->lock.__data.__lock;
+}
+
 uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q) {
   return __atomic_load_n(&q->sh->owner_deaths, __ATOMIC_SEQ_CST);
 }
@@ -101,22 +105,36 @@ static void bump(uint32_t *word, uint32_t *waiters) {
 }
 
 /*
+ * A wait for the lock lasts at most this long before the waiter looks
+ * again.  When an owner dies, the kernel marks the lock and wakes one
+ * waiter; if that waiter dies too before it takes the lock, the kernel
+ * wakes nobody else, and the other waiters would sleep until their
+ * deadline, or for ever.  Looking again, a waiter finds the mark and takes
+ * the lock over.
+ */
+#define LOCK_RECHECK_MS 100
+
+/*
  * Take the lock by @deadline: 0, MPCONN_ETIMEDOUT, or -errno.  The lock is
  * held only to copy one item, but a process stopped while it holds the
  * lock (SIGSTOP, a debugger) would otherwise hold up every timed call.
  */
 static int lock_until(const mpconn_queue *q, int64_t deadline) {
-  int rc;
-  if (deadline == MPCONN_FOREVER) {
-    rc = pthread_mutex_lock(&q->sh->lock);
-  } else {
+  int rc = pthread_mutex_trylock(&q->sh->lock);
+  while (rc == EBUSY) {
     /* Locked at once when the lock is free, even past the deadline. */
-    struct timespec abs = {.tv_sec = (time_t)(deadline / 1000),
-                           .tv_nsec = (long)(deadline % 1000) * 1000000L};
+    int64_t until = mpconn__deadline(LOCK_RECHECK_MS);
+    bool last = deadline != MPCONN_FOREVER && deadline <= until;
+    if (last)
+      until = deadline;
+    struct timespec abs = {.tv_sec = (time_t)(until / 1000),
+                           .tv_nsec = (long)(until % 1000) * 1000000L};
     rc = pthread_mutex_clocklock(&q->sh->lock, CLOCK_MONOTONIC, &abs);
     if (rc == ETIMEDOUT)
-      return MPCONN_ETIMEDOUT;
+      rc = last ? ETIMEDOUT : EBUSY;
   }
+  if (rc == ETIMEDOUT)
+    return MPCONN_ETIMEDOUT;
   if (rc == EOWNERDEAD) {
     /* The state is whole whatever the owner was doing.  Waiters were
      * woken before any change became current, so none should be missing

@@ -8,7 +8,9 @@
 
 #include "mpconn-private.h"
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 
 /* A timeout only a broken queue reaches. */
@@ -1110,6 +1112,76 @@ static void test_stopped_holder(void **state) {
   mpconn_queue_free(q);
 }
 
+/* Wait until @pid is stopped (SIGSTOP). */
+static void wait_stopped(pid_t pid) {
+  int status = 0;
+  for (int waited = 0; waited < 120000; waited += 5) {
+    pid_t r = waitpid(pid, &status, WNOHANG | WUNTRACED);
+    assert_true(r == 0 || r == pid);
+    if (r == pid && WIFSTOPPED(status))
+      return;
+    assert_true(r == 0);
+    sleep_ms(5);
+  }
+  kill(pid, SIGKILL);
+  reap_within(pid, 120000);
+  fail_msg("child %d did not stop", (int)pid);
+}
+
+/* Wait until @pid sleeps in the kernel on a futex (here: the lock). */
+static void wait_futex_sleep(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+  for (int waited = 0; waited < 120000; waited += 5) {
+    char wchan[128] = "";
+    FILE *f = fopen(path, "r");
+    if (f) {
+      if (!fgets(wchan, sizeof(wchan), f))
+        wchan[0] = 0;
+      fclose(f);
+    }
+    if (strstr(wchan, "futex"))
+      return;
+    sleep_ms(5);
+  }
+  fail_msg("child %d never waited on a futex", (int)pid);
+}
+
+/* A waiter that takes no part in the queue: it sleeps on the lock's word
+ * as a process inside pthread_mutex_lock() does, and exits when woken. */
+static int child_futex_decoy(void *arg) {
+  uint32_t *word = mpconn__queue_lock_word(arg);
+  uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+  syscall(SYS_futex, word, FUTEX_WAIT, seen, NULL, NULL, 0);
+  return 0;
+}
+
+/*
+ * The lock's owner dies while two processes wait for the lock.  The kernel
+ * marks the lock and wakes the first waiter only; here that one exits
+ * without taking the lock, as a waiter killed just after its wake-up
+ * does, and the kernel wakes nobody else.  The second waiter must find the
+ * dead owner by itself, not sleep until its timeout (or for ever).
+ */
+static void test_woken_waiter_gone(void **state) {
+  (void)state;
+  mpconn_queue *q = new_queue(0, 0);
+  put_pattern(q, 1, 10);
+  pid_t holder = spawn(child_stop_holding, q);
+  wait_stopped(holder);
+  pid_t decoy = spawn(child_futex_decoy, q);
+  wait_futex_sleep(decoy);
+  pid_t waiter = spawn(child_get_one, q);
+  wait_futex_sleep(waiter);
+  kill(holder, SIGKILL); /* the kernel wakes the decoy, the first waiter */
+  reap_killed(holder);
+  reap_ok(decoy);
+  reap_ok(waiter); /* it took the lock over, and the item */
+  expect_empty(q);
+  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
+  mpconn_queue_free(q);
+}
+
 static int child_wait_forever(void *arg) {
   void *data;
   size_t len;
@@ -1165,6 +1237,7 @@ int main(void) {
       cmocka_unit_test(test_killed_in_a_row),
       cmocka_unit_test(test_stopped_holder),
       cmocka_unit_test(test_waiter_killed),
+      cmocka_unit_test(test_woken_waiter_gone),
       cmocka_unit_test(test_close_wakes_waiters),
       cmocka_unit_test(test_waiters_woken),
       cmocka_unit_test(test_task_done_and_join),
