@@ -21,7 +21,7 @@
 static const uint64_t counts[BENCH_NKINDS][2] = {
     [BENCH_SMALL] = {1000000, 50000},  [BENCH_ROUNDTRIP] = {100000, 5000},
     [BENCH_1MIB] = {2000, 200},        [BENCH_MIXED] = {100000, 5000},
-    [BENCH_QUEUE] = {200000, 20000},
+    [BENCH_QUEUE] = {2000000, 20000},
 };
 static const uint64_t python_counts[BENCH_NKINDS][2] = {
     [BENCH_SMALL] = {200000, 10000},   [BENCH_ROUNDTRIP] = {50000, 2500},
