@@ -125,7 +125,8 @@ static int write_loop(int fd, bool sock, struct iovec *iov, int iovcnt) {
  * blocked in this thread only, and a SIGPIPE this write raised is taken
  * back before the mask is restored, so the process-wide disposition is
  * never consulted nor changed.  A SIGPIPE that was already pending is left
- * alone.  iov is modified.
+ * alone.  Two system calls per write besides the write itself.  iov is
+ * modified.
  */
 int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt) {
   if (sock)
@@ -135,8 +136,10 @@ int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt) {
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-  sigpending(&pending);
-  bool was_pending = sigismember(&pending, SIGPIPE);
+  /* Only a thread that already blocked SIGPIPE can have one pending: an
+   * unblocked one would have been delivered before this call. */
+  bool was_pending = sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
+                     sigismember(&pending, SIGPIPE);
 
   int rc = write_loop(fd, sock, iov, iovcnt);
 

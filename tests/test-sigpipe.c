@@ -23,15 +23,20 @@ static int sigpipe_pending(void) {
   return sigismember(&p, SIGPIPE);
 }
 
-static int child_body(bool duplex, bool prepend_pending) {
+/* How the program left SIGPIPE before the sends. */
+enum before { UNBLOCKED, BLOCKED, BLOCKED_PENDING };
+
+static int child_body(bool duplex, enum before before) {
   signal(SIGPIPE, SIG_DFL);
-  if (prepend_pending) {
+  bool prepend_pending = before == BLOCKED_PENDING;
+  if (before != UNBLOCKED) {
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGPIPE);
     sigprocmask(SIG_BLOCK, &s, NULL);
-    raise(SIGPIPE);
   }
+  if (prepend_pending)
+    raise(SIGPIPE);
   mpconn *a, *b;
   if (mpconn_pipe(&a, &b, duplex) < 0)
     return BAD_RC;
@@ -47,16 +52,16 @@ static int child_body(bool duplex, bool prepend_pending) {
     return sigpipe_pending() ? OK : LOST_PENDING;
   if (sigpipe_pending())
     return PENDING;
-  if (sigpipe_blocked())
+  if (sigpipe_blocked() != (before == BLOCKED))
     return MASK;
   return OK;
 }
 
-static void run(bool duplex, bool prepend_pending) {
+static void run(bool duplex, enum before before) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0)
-    _exit(child_body(duplex, prepend_pending));
+    _exit(child_body(duplex, before));
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_false(WIFSIGNALED(status));
@@ -66,24 +71,32 @@ static void run(bool duplex, bool prepend_pending) {
 
 static void test_pipe_reader_gone(void **state) {
   (void)state;
-  run(false, false);
+  run(false, UNBLOCKED);
 }
 
 static void test_socket_reader_gone(void **state) {
   (void)state;
-  run(true, false);
+  run(true, UNBLOCKED);
+}
+
+/* The program blocks SIGPIPE itself: the sends' own signals are taken
+ * back, and its mask stays as it was. */
+static void test_pipe_already_blocked(void **state) {
+  (void)state;
+  run(false, BLOCKED);
 }
 
 /* A SIGPIPE the program had pending before stays pending. */
 static void test_pending_signal_kept(void **state) {
   (void)state;
-  run(false, true);
+  run(false, BLOCKED_PENDING);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pipe_reader_gone),
       cmocka_unit_test(test_socket_reader_gone),
+      cmocka_unit_test(test_pipe_already_blocked),
       cmocka_unit_test(test_pending_signal_kept),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
