@@ -1072,46 +1072,6 @@ static void test_killed_in_a_row(void **state) {
   mpconn_queue_free(q);
 }
 
-static int child_stop_holding(void *arg) {
-  mpconn__queue_signal_at(arg, MPCONN__Q_LOCKED, SIGSTOP);
-  mpconn_queue_qsize(arg);
-  return 3; /* killed before it continues */
-}
-
-/* A process stopped while it holds the lock holds up every other user,
- * but timed calls still return by their deadline, with their codes. */
-static void test_stopped_holder(void **state) {
-  (void)state;
-  mpconn_queue *q = new_queue(1, 0);
-  put_pattern(q, 1, 1);
-  pid_t pid = spawn(child_stop_holding, q);
-  int status = 0;
-  for (int waited = 0; waited < 120000; waited += 5) {
-    pid_t r = waitpid(pid, &status, WNOHANG | WUNTRACED);
-    assert_true(r == 0 || r == pid);
-    if (r == pid)
-      break;
-    sleep_ms(5);
-  }
-  if (!WIFSTOPPED(status)) {
-    kill(pid, SIGKILL);
-    reap_within(pid, 120000);
-    fail_msg("the child did not stop");
-  }
-  void *data = (void *)&data;
-  size_t len;
-  assert_int_equal(mpconn_queue_get_bytes(q, &data, &len, 30), MPCONN_EEMPTY);
-  assert_null(data);
-  assert_int_equal(mpconn_queue_put_bytes(q, "x", 1, 30), MPCONN_EFULL);
-  assert_int_equal(mpconn_queue_join(q, 30), MPCONN_ETIMEDOUT);
-  kill(pid, SIGKILL);
-  reap_killed(pid);
-  assert_int_equal(mpconn_queue_qsize(q), 1);
-  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
-  expect_item(q, 1, 1);
-  mpconn_queue_free(q);
-}
-
 /* Wait until @pid is stopped (SIGSTOP). */
 static void wait_stopped(pid_t pid) {
   int status = 0;
@@ -1126,6 +1086,34 @@ static void wait_stopped(pid_t pid) {
   kill(pid, SIGKILL);
   reap_within(pid, 120000);
   fail_msg("child %d did not stop", (int)pid);
+}
+
+static int child_stop_holding(void *arg) {
+  mpconn__queue_signal_at(arg, MPCONN__Q_LOCKED, SIGSTOP);
+  mpconn_queue_qsize(arg);
+  return 3; /* killed before it continues */
+}
+
+/* A process stopped while it holds the lock holds up every other user,
+ * but timed calls still return by their deadline, with their codes. */
+static void test_stopped_holder(void **state) {
+  (void)state;
+  mpconn_queue *q = new_queue(1, 0);
+  put_pattern(q, 1, 1);
+  pid_t pid = spawn(child_stop_holding, q);
+  wait_stopped(pid);
+  void *data = (void *)&data;
+  size_t len;
+  assert_int_equal(mpconn_queue_get_bytes(q, &data, &len, 30), MPCONN_EEMPTY);
+  assert_null(data);
+  assert_int_equal(mpconn_queue_put_bytes(q, "x", 1, 30), MPCONN_EFULL);
+  assert_int_equal(mpconn_queue_join(q, 30), MPCONN_ETIMEDOUT);
+  kill(pid, SIGKILL);
+  reap_killed(pid);
+  assert_int_equal(mpconn_queue_qsize(q), 1);
+  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
+  expect_item(q, 1, 1);
+  mpconn_queue_free(q);
 }
 
 /* Wait until @pid sleeps in the kernel on a futex (here: the lock). */
