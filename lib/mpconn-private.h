@@ -152,7 +152,8 @@ void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
 uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q);
 /* The lock's futex word (glibc's mutex word: owner's thread ID and the
  * kernel's FUTEX_WAITERS and FUTEX_OWNER_DIED bits), for tests that wait
- * on it as the kernel's robust-futex code sees waiters. */
+ * on it as the kernel's robust-futex code sees waiters; NULL where the C
+ * library's mutex layout is not known. */
 uint32_t *mpconn__queue_lock_word(const mpconn_queue *q);
 
 /* format.c — format strings, shared by packing and unpacking */

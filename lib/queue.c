@@ -91,7 +91,12 @@ void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
 }
 
 uint32_t *mpconn__queue_lock_word(const mpconn_queue *q) {
+#ifdef __GLIBC__
   return (uint32_t *)&q->sh->lock.__data.__lock;
+#else
+  (void)q;
+  return NULL;
+#endif
 }
 
 uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q) {

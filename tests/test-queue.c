@@ -1154,6 +1154,10 @@ static int child_futex_decoy(void *arg) {
 static void test_woken_waiter_gone(void **state) {
   (void)state;
   mpconn_queue *q = new_queue(0, 0);
+  if (!mpconn__queue_lock_word(q)) {
+    mpconn_queue_free(q);
+    skip(); /* not glibc: the mutex's word is not known */
+  }
   put_pattern(q, 1, 10);
   pid_t holder = spawn(child_stop_holding, q);
   wait_stopped(holder);
