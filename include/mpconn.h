@@ -424,6 +424,12 @@ typedef struct mpconn_msg mpconn_msg;
  * @c: a connection that can send.
  * @v: the value; msgpack-c packs it (msgpack_pack_object()).
  *
+ * str, bin and ext bodies of 16 KiB or more are not copied: the frame is
+ * written from the send buffer and from where they are (the first 8 such
+ * bodies; more are copied), so a value holding one is written before the
+ * call returns even when the connection is corked, after the frames held
+ * before it.
+ *
  * Ownership: @v is borrowed for the call.
  * Return: 0, or as mpconn_send_bytes(); MPCONN_ENOMEM.
  */

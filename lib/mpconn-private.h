@@ -41,6 +41,9 @@ struct mpconn_rx {
  * MPCONN_HEADER_MAX so the header can be written just before it once the
  * length is known.
  */
+/* Bodies that mpconn_send() writes from where they are (send.c). */
+#define MPCONN_TX_BORROW_MAX 8
+
 struct mpconn_tx {
   uint8_t *buf;
   size_t len, cap;
@@ -48,6 +51,13 @@ struct mpconn_tx {
   bool packing;
   bool oom;
   bool corked;
+  bool borrow; /* large bodies are referenced, not copied (mpconn_send) */
+  unsigned nborrowed;
+  struct {
+    size_t at; /* the body comes before buf[at] */
+    const void *p;
+    size_t len;
+  } borrowed[MPCONN_TX_BORROW_MAX];
   msgpack_packer pk;
 };
 

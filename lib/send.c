@@ -19,6 +19,8 @@
 #define TX_FLUSH_AT ((size_t)64 * 1024)
 /* Corked, a payload this large is not copied into the buffer. */
 #define TX_COPY_MAX ((size_t)16 * 1024)
+/* mpconn_send() writes a body this large from where it is. */
+#define TX_BORROW_MIN ((size_t)16 * 1024)
 
 static bool tx_grow(struct mpconn_tx *tx, size_t len) {
   size_t cap = tx->cap ? tx->cap : 256;
@@ -42,6 +44,14 @@ static inline bool tx_reserve(struct mpconn_tx *tx, size_t len) {
 /* msgpack-c's write callback, called for every header and body. */
 static int tx_append(void *data, const char *buf, size_t len) {
   struct mpconn_tx *tx = data;
+  if (len >= TX_BORROW_MIN && tx->borrow &&
+      tx->nborrowed < MPCONN_TX_BORROW_MAX) {
+    tx->borrowed[tx->nborrowed].at = tx->len;
+    tx->borrowed[tx->nborrowed].p = buf;
+    tx->borrowed[tx->nborrowed].len = len;
+    tx->nborrowed++;
+    return 0;
+  }
   if (len <= tx->cap - tx->len) {
     if (len) /* an empty str or bin: buf may be NULL */
       memcpy(tx->buf + tx->len, buf, len);
@@ -65,21 +75,36 @@ void mpconn__tx_release(struct mpconn_tx *tx) {
   tx->len = tx->cap = tx->frame = 0;
   tx->packing = false;
   tx->oom = false;
+  tx->borrow = false;
+  tx->nborrowed = 0;
 }
 
-/* Write the buffer and, after it, iov[0..n).  The buffer is emptied even
- * on failure: the stream is broken then and nothing can be resent. */
+/* Write the buffer, with the borrowed bodies in their places, and, after
+ * it, iov[0..n).  The buffer is emptied even on failure: the stream is
+ * broken then and nothing can be resent. */
 static int tx_write(mpconn *c, struct iovec *extra, int n) {
   struct mpconn_tx *tx = &c->tx;
-  struct iovec iov[3];
+  struct iovec iov[2 * MPCONN_TX_BORROW_MAX + 3];
   int k = 0;
-  if (tx->len)
-    iov[k++] = (struct iovec){.iov_base = tx->buf, .iov_len = tx->len};
+  size_t from = 0;
+  for (unsigned i = 0; i < tx->nborrowed; i++) {
+    size_t at = tx->borrowed[i].at;
+    if (at > from)
+      iov[k++] = (struct iovec){.iov_base = tx->buf + from,
+                                .iov_len = at - from};
+    iov[k++] = (struct iovec){.iov_base = (void *)tx->borrowed[i].p,
+                              .iov_len = tx->borrowed[i].len};
+    from = at;
+  }
+  if (tx->len > from)
+    iov[k++] = (struct iovec){.iov_base = tx->buf + from,
+                              .iov_len = tx->len - from};
   for (int i = 0; i < n; i++)
     if (extra[i].iov_len)
       iov[k++] = extra[i];
   int rc = k ? mpconn__writev_all(c->wfd, c->wsock, iov, k) : 0;
   tx->len = 0;
+  tx->nborrowed = 0;
   if (tx->cap > TX_KEEP)
     mpconn__tx_release(tx);
   return rc;
@@ -111,6 +136,8 @@ int mpconn_pack_begin(mpconn *c, msgpack_packer **pk) {
     return MPCONN_EINVAL;
   struct mpconn_tx *tx = &c->tx;
   tx->oom = false;
+  tx->borrow = false;
+  tx->nborrowed = 0;
   tx->frame = tx->len;
   static const char room[4];
   if (tx_append(tx, room, sizeof(room)) < 0)
@@ -125,6 +152,8 @@ void mpconn_pack_abort(mpconn *c) {
   if (!c || !c->tx.packing)
     return;
   c->tx.packing = false;
+  c->tx.borrow = false;
+  c->tx.nborrowed = 0; /* only the frame being packed borrows */
   c->tx.len = c->tx.frame;
 }
 
@@ -140,9 +169,12 @@ int mpconn_pack_end(mpconn *c) {
     mpconn_pack_abort(c);
     return MPCONN_ENOMEM;
   }
+  size_t borrowed = 0;
+  for (unsigned i = 0; i < tx->nborrowed; i++)
+    borrowed += tx->borrowed[i].len;
   size_t plen = tx->len - tx->frame - 4;
   uint8_t hdr[MPCONN_HEADER_MAX];
-  size_t hlen = mpconn__header_encode(hdr, plen);
+  size_t hlen = mpconn__header_encode(hdr, plen + borrowed);
   if (hlen > 4) {
     /* Over 2 GiB: the long header needs 8 more bytes before the payload. */
     if (!tx_reserve(tx, hlen - 4)) {
@@ -152,10 +184,14 @@ int mpconn_pack_end(mpconn *c) {
     uint8_t *payload = tx->buf + tx->frame + 4;
     memmove(payload + hlen - 4, payload, plen);
     tx->len += hlen - 4;
+    for (unsigned i = 0; i < tx->nborrowed; i++)
+      tx->borrowed[i].at += hlen - 4;
   }
   memcpy(tx->buf + tx->frame, hdr, hlen);
   tx->packing = false;
-  if (tx->corked && tx->len < TX_FLUSH_AT)
+  tx->borrow = false;
+  /* Borrowed bodies are the caller's only for this call: written now. */
+  if (tx->corked && tx->len < TX_FLUSH_AT && !tx->nborrowed)
     return 0;
   return tx_write(c, NULL, 0);
 }

@@ -121,6 +121,8 @@ int mpconn_send(mpconn *c, const msgpack_object *v) {
   int rc = mpconn_pack_begin(c, &pk);
   if (rc < 0)
     return rc;
+  /* @v lives until this call returns: its large bodies need no copy. */
+  c->tx.borrow = true;
   msgpack_pack_object(pk, *v);
   return mpconn_pack_end(c);
 }
