@@ -45,24 +45,10 @@ static const msgpack_object *decode(struct fixture *f) {
 
 /* A value from hand-written msgpack. */
 static const msgpack_object *hex(struct fixture *f, const char *s) {
+  uint8_t buf[4096];
+  size_t n = unhex(s, buf, sizeof(buf));
   msgpack_sbuffer_clear(&f->sb);
-  int hi = -1;
-  for (; *s; s++) {
-    int v;
-    if (*s >= '0' && *s <= '9')
-      v = *s - '0';
-    else if (*s >= 'a' && *s <= 'f')
-      v = *s - 'a' + 10;
-    else
-      continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      char b = (char)(hi << 4 | v);
-      msgpack_sbuffer_write(&f->sb, &b, 1);
-      hi = -1;
-    }
-  }
+  msgpack_sbuffer_write(&f->sb, (const char *)buf, n);
   return decode(f);
 }
 
