@@ -44,6 +44,8 @@ int mpconn__futex_wait(uint32_t *word, uint32_t expected, int64_t deadline) {
   }
 }
 
-void mpconn__futex_wake_all(uint32_t *word) {
-  syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+void mpconn__futex_wake(uint32_t *word, int n) {
+  syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
+
+void mpconn__futex_wake_all(uint32_t *word) { mpconn__futex_wake(word, INT_MAX); }

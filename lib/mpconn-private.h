@@ -5,6 +5,10 @@
 
 #include "mpconn.h"
 
+#include "futex.h"
+#include "io.h"
+#include "lock.h"
+
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -14,8 +18,6 @@
 #define MPCONN_RX_CHUNK ((size_t)64 * 1024)
 /* Largest frame header: -1 then an 8-byte length. */
 #define MPCONN_HEADER_MAX 12
-/* Deadline meaning "never". */
-#define MPCONN_FOREVER INT64_MAX
 
 /*
  * Receive state.  Unread bytes are buf[start, end).  Once the header of the
@@ -69,13 +71,6 @@ struct mpconn {
   struct mpconn_rx rx;
   struct mpconn_tx tx;
 };
-
-/* io.c — system calls with EINTR, EAGAIN, short writes and SIGPIPE handled */
-int64_t mpconn__deadline(int timeout_ms);
-int mpconn__remaining_ms(int64_t deadline);
-int mpconn__wait_fd(int fd, short events, int64_t deadline);
-ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline);
-int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt);
 
 /* frame.c — the wire format and the receive state machine */
 size_t mpconn__header_encode(uint8_t out[MPCONN_HEADER_MAX], uint64_t len);
@@ -133,38 +128,6 @@ int mpconn__msg_fit(mpconn_msg *m);
 /* Decode the payload written into a fitted @m: 0 with *@msg = @m, or a
  * validation code with @m freed. */
 int mpconn__msg_decode(mpconn_msg *m, mpconn_msg **msg);
-
-/* futex.c — waiting on a 32-bit word shared between processes */
-/* Sleep while *@word == @expected, until woken or @deadline (as
- * mpconn__deadline()).  0 when woken, when the word had changed or on a
- * signal (look again in every case), MPCONN_ETIMEDOUT, or -errno. */
-int mpconn__futex_wait(uint32_t *word, uint32_t expected, int64_t deadline);
-/* Wake every process and thread sleeping on @word. */
-void mpconn__futex_wake_all(uint32_t *word);
-
-/* queue.c — test hook: the places where a process can die holding the
- * queue's lock.  mpconn__queue_signal_at() makes this process raise @sig
- * (SIGKILL, SIGSTOP) when it reaches @p (MPCONN__Q_LIVE, the default:
- * never). */
-enum mpconn__queue_point {
-  MPCONN__Q_LIVE,
-  MPCONN__Q_LOCKED,     /* the lock just taken, in any call */
-  MPCONN__Q_PUT_COPY,   /* half of the item's bytes are in the ring */
-  MPCONN__Q_PUT_COMMIT, /* the new state is written but not yet current */
-  MPCONN__Q_PUT_UNLOCK, /* the item is in the queue; the lock still held */
-  MPCONN__Q_GET_COPY,   /* half of the item is copied out */
-  MPCONN__Q_GET_COMMIT, /* the new state is written but not yet current */
-  MPCONN__Q_GET_UNLOCK, /* the item is taken; the lock still held */
-};
-void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
-                             int sig);
-/* How many times a call found the lock's owner dead and recovered. */
-uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q);
-/* The lock's futex word (glibc's mutex word: owner's thread ID and the
- * kernel's FUTEX_WAITERS and FUTEX_OWNER_DIED bits), for tests that wait
- * on it as the kernel's robust-futex code sees waiters; NULL where the C
- * library's mutex layout is not known. */
-uint32_t *mpconn__queue_lock_word(const mpconn_queue *q);
 
 /* format.c — format strings, shared by packing and unpacking */
 struct mpconn__box {

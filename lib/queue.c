@@ -24,7 +24,7 @@
  *
  * There is no feeder thread: a put has finished when it returns.
  */
-#include "mpconn-private.h"
+#include "queue-test.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -110,41 +110,18 @@ static void bump(uint32_t *word, uint32_t *waiters) {
 }
 
 /*
- * A wait for the lock lasts at most this long before the waiter looks
- * again.  When an owner dies, the kernel marks the lock and wakes one
- * waiter; if that waiter dies too before it takes the lock, the kernel
- * wakes nobody else, and the other waiters would sleep until their
- * deadline, or for ever.  Looking again, a waiter finds the mark and takes
- * the lock over.
- */
-#define LOCK_RECHECK_MS 100
-
-/*
  * Take the lock by @deadline: 0, MPCONN_ETIMEDOUT, or -errno.  The lock is
  * held only to copy one item, but a process stopped while it holds the
  * lock (SIGSTOP, a debugger) would otherwise hold up every timed call.
  */
 static int lock_until(const mpconn_queue *q, int64_t deadline) {
-  int rc = pthread_mutex_trylock(&q->sh->lock);
-  while (rc == EBUSY) {
-    /* Locked at once when the lock is free, even past the deadline. */
-    int64_t until = mpconn__deadline(LOCK_RECHECK_MS);
-    bool last = deadline != MPCONN_FOREVER && deadline <= until;
-    if (last)
-      until = deadline;
-    struct timespec abs = {.tv_sec = (time_t)(until / 1000),
-                           .tv_nsec = (long)(until % 1000) * 1000000L};
-    rc = pthread_mutex_clocklock(&q->sh->lock, CLOCK_MONOTONIC, &abs);
-    if (rc == ETIMEDOUT)
-      rc = last ? ETIMEDOUT : EBUSY;
-  }
-  if (rc == ETIMEDOUT)
-    return MPCONN_ETIMEDOUT;
-  if (rc == EOWNERDEAD) {
+  int rc = mpconn__lock_until(&q->sh->lock, deadline);
+  if (rc < 0)
+    return rc;
+  if (rc == MPCONN__LOCK_OWNER_DIED) {
     /* The state is whole whatever the owner was doing.  Waiters were
      * woken before any change became current, so none should be missing
      * a wake-up; waking them all once more costs little and makes sure. */
-    pthread_mutex_consistent(&q->sh->lock);
     __atomic_add_fetch(&q->sh->owner_deaths, 1, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&q->sh->put_seq, 1, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&q->sh->got_seq, 1, __ATOMIC_SEQ_CST);
@@ -152,10 +129,7 @@ static int lock_until(const mpconn_queue *q, int64_t deadline) {
     mpconn__futex_wake_all(&q->sh->put_seq);
     mpconn__futex_wake_all(&q->sh->got_seq);
     mpconn__futex_wake_all(&q->sh->done_seq);
-    rc = 0;
   }
-  if (rc != 0)
-    return -rc;
   crash_point(q, MPCONN__Q_LOCKED);
   return 0;
 }
@@ -169,9 +143,7 @@ static int64_t lock_deadline(int timeout_ms, int64_t deadline) {
   return timeout_ms == 0 ? MPCONN_FOREVER : deadline;
 }
 
-static void unlock(const mpconn_queue *q) {
-  pthread_mutex_unlock(&q->sh->lock);
-}
+static void unlock(const mpconn_queue *q) { mpconn__lock_release(&q->sh->lock); }
 
 static struct qstate current(const mpconn_queue *q) {
   uint32_t c = __atomic_load_n(&q->sh->cur, __ATOMIC_ACQUIRE);
@@ -287,20 +259,11 @@ int mpconn_queue_new_ex(mpconn_queue **q, size_t maxsize, size_t capacity,
   h->cap = capacity;
   h->maxsize = maxsize;
 
-  pthread_mutexattr_t a;
-  int rc = pthread_mutexattr_init(&a);
-  if (rc == 0) {
-    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-      rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-      rc = pthread_mutex_init(&h->sh->lock, &a);
-    pthread_mutexattr_destroy(&a);
-  }
-  if (rc != 0) {
+  int rc = mpconn__lock_init(&h->sh->lock);
+  if (rc < 0) {
     munmap(map, h->map_len);
     free(h);
-    return -rc;
+    return rc;
   }
   *q = h;
   return 0;

@@ -11,7 +11,7 @@
  */
 #include "queue-util.h"
 
-#include "mpconn-private.h"
+#include "queue-test.h"
 
 #include <poll.h>
 #include <sys/mman.h>

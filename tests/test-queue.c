@@ -6,7 +6,7 @@
  */
 #include "queue-util.h"
 
-#include "mpconn-private.h"
+#include "queue-test.h"
 
 #include <linux/futex.h>
 #include <pthread.h>
