@@ -87,12 +87,8 @@ static int encode(const char *text, size_t len, msgpack_sbuffer *sb) {
 
 /* decode's conversion of a payload that validates; the line, new. */
 static char *decode(const void *p, size_t n, size_t *len) {
-  uint8_t *frame = malloc(n ? n : 1);
-  FUZZ_CHECK(frame);
-  if (n)
-    memcpy(frame, p, n);
   mpconn_msg *m;
-  int rc = mpconn__msg_from_frame(&m, frame, n);
+  int rc = fuzz_msg(p, n, false, &m);
   FUZZ_CHECK_RC(rc == 0, rc);
   char *text = NULL;
   rc = tool_json_from_msgpack(m, mpconn_msg_value(m), &text, len);
@@ -117,11 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(len2 == len && memcmp(text, text2, len) == 0);
 
   /* Byte identity for canonical input. */
-  uint8_t *frame = malloc(size);
-  FUZZ_CHECK(frame);
-  memcpy(frame, data, size);
   mpconn_msg *m;
-  FUZZ_CHECK(mpconn__msg_from_frame(&m, frame, size) == 0);
+  FUZZ_CHECK(fuzz_msg(data, size, false, &m) == 0);
   msgpack_sbuffer repacked = pack(mpconn_msg_value(m));
   if (same(&repacked, data, size) && canonical(m, mpconn_msg_value(m)))
     FUZZ_CHECK(same(&sb, data, size));

@@ -29,12 +29,8 @@ static int encode(const char *line, size_t len, msgpack_sbuffer *sb,
 }
 
 static char *decode(const msgpack_sbuffer *sb, size_t *len) {
-  uint8_t *frame = malloc(sb->size ? sb->size : 1);
-  FUZZ_CHECK(frame);
-  if (sb->size)
-    memcpy(frame, sb->data, sb->size);
   mpconn_msg *m;
-  int rc = mpconn__msg_from_frame(&m, frame, sb->size);
+  int rc = fuzz_msg((const uint8_t *)sb->data, sb->size, false, &m);
   FUZZ_CHECK_RC(rc == 0, rc);
   char *text = NULL;
   rc = tool_json_from_msgpack(m, mpconn_msg_value(m), &text, len);

@@ -218,11 +218,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t strsize = (size_t)(data[0] / NFORMATS) * 7 % 64 + 1;
   uint8_t sel = data[1];
   size_t n = size - 2;
-  uint8_t *frame = malloc(n);
-  FUZZ_CHECK(frame);
-  memcpy(frame, data + 2, n);
   mpconn_msg *m = NULL;
-  if (mpconn__msg_from_frame(&m, frame, n) < 0)
+  if (fuzz_msg(data + 2, n, true, &m) < 0)
     return 0;
   frame_start = mpconn_msg_data(m, &frame_len);
   const msgpack_object *v = pick(mpconn_msg_value(m), sel);

@@ -12,15 +12,16 @@
  *   of exactly the bytes the validator counted, using all of them, without
  *   the zone growing; msgpack_unpack_next() decodes the same value;
  * - the count is within the documented bound, 24 * (size - 1);
- * - mpconn__msg_from_frame(), which mpconn_recv() uses, succeeds;
+ * - mpconn__msg_build(), which mpconn_recv() and mpconn_queue_get() use,
+ *   succeeds, on a copied payload and on a lent one;
  * - every set, at any depth, decodes with mpconn_msg_set_members(), and
  *   with msgpack_unpack() into an exactly sized zone as above;
  * - nesting, counting each set's array, is at most MPCONN_MAX_DEPTH;
  * - the value packs (msgpack_pack_object()) to bytes the validator accepts
  *   and that pack to the same bytes again.
  * Whenever it refuses, it says MPCONN_EBADVALUE, MPCONN_ETOODEEP or
- * MPCONN_EBADSET, and mpconn__decode() and mpconn__msg_from_frame()
- * refuse with the same code.
+ * MPCONN_EBADSET, and mpconn__decode() and mpconn__msg_build() (both
+ * ways) refuse with the same code.
  * msgpack-c never sees refused input: keeping it away is the validator's
  * job (a five-byte frame can make it allocate gigabytes).
  */
@@ -181,12 +182,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int drc = mpconn__decode(data, size, &dz, &decoded);
   FUZZ_CHECK_RC(drc == rc, drc);
 
-  uint8_t *frame = malloc(size ? size : 1);
-  FUZZ_CHECK(frame);
-  if (size)
-    memcpy(frame, data, size);
+  mpconn_msg *lent = NULL;
+  int mrc = fuzz_msg(data, size, true, &lent);
+  FUZZ_CHECK_RC(mrc == rc, mrc);
+  mpconn_msg_free(lent);
   mpconn_msg *m = NULL;
-  int mrc = mpconn__msg_from_frame(&m, frame, size);
+  mrc = fuzz_msg(data, size, false, &m);
   FUZZ_CHECK_RC(mrc == rc, mrc);
   if (rc < 0) {
     msgpack_zone_destroy(&dz);

@@ -189,10 +189,7 @@ int mpconn_close(mpconn *c) {
       errno != EINTR && !rc)
     rc = -errno;
   c->rfd = c->wfd = -1;
-  mpconn__rx_reset(&c->rx);
-  free(c->rx.buf);
-  c->rx.buf = NULL;
-  c->rx.start = c->rx.end = 0;
+  mpconn__rx_release(&c->rx);
   return rc;
 }
 

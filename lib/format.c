@@ -532,19 +532,3 @@ int mpconn_packf(msgpack_packer *pk, mpconn_error *err, const char *fmt, ...) {
   va_end(ap);
   return rc;
 }
-
-int mpconn_sendf(mpconn *c, const char *fmt, ...) {
-  msgpack_packer *pk;
-  int rc = mpconn_pack_begin(c, &pk);
-  if (rc < 0)
-    return rc;
-  va_list ap;
-  va_start(ap, fmt);
-  rc = mpconn_vpackf(pk, NULL, fmt, ap);
-  va_end(ap);
-  if (rc < 0) {
-    mpconn_pack_abort(c);
-    return rc;
-  }
-  return mpconn_pack_end(c);
-}

@@ -2,7 +2,9 @@
 /*
  * The wire format of multiprocessing.connection (Unix): a 4-byte big-endian
  * signed length, or -1 followed by an 8-byte big-endian length, then the
- * payload.  This file encodes headers and runs the receive state machine.
+ * payload.  This file encodes and decodes headers and runs the receive
+ * state machine; the rest of the library sees a connection's receive side
+ * only through the functions below.
  */
 #include "mpconn-private.h"
 
@@ -21,14 +23,34 @@ size_t mpconn__header_encode(uint8_t out[MPCONN_HEADER_MAX], uint64_t len) {
   return 12;
 }
 
-static uint64_t be_load(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++)
-    v = (v << 8) | p[i];
-  return v;
+int mpconn__header_decode(const uint8_t *p, size_t have, size_t *hlen,
+                          uint64_t *plen) {
+  if (have < 4)
+    return 0;
+  int32_t n = (int32_t)(uint32_t)mpconn__load_be(p, 4);
+  if (n >= 0) {
+    *hlen = 4;
+    *plen = (uint64_t)n;
+    return 1;
+  }
+  if (n != -1)
+    return MPCONN_EBADFRAME;
+  if (have < 12)
+    return 0;
+  *hlen = 12;
+  *plen = mpconn__load_be(p + 4, 8);
+  return 1;
 }
 
-void mpconn__rx_reset(struct mpconn_rx *rx) {
+/* What rx_wait() waits for. */
+enum rx_mode {
+  RX_FRAME,  /* a whole frame, for a receive */
+  RX_HEADER, /* its header only */
+  RX_PEEK,   /* a whole frame, for poll/wait: a read error stays pending so
+                the next receive reports it */
+};
+
+static void drop_big(struct mpconn_rx *rx) {
   free(rx->big);
   rx->big = NULL;
   rx->big_have = 0;
@@ -36,9 +58,14 @@ void mpconn__rx_reset(struct mpconn_rx *rx) {
 }
 
 static int fail(struct mpconn_rx *rx, int err) {
-  mpconn__rx_reset(rx);
+  drop_big(rx);
   rx->err = err;
   return err;
+}
+
+/* The payload of the complete frame. */
+static uint8_t *payload(const struct mpconn_rx *rx) {
+  return rx->big ? rx->big : rx->buf + rx->start + rx->hlen;
 }
 
 /* A frame whose header and payload fit in the chunk buffer. */
@@ -51,21 +78,12 @@ static int parse_header(struct mpconn_rx *rx) {
   size_t have = rx->end - rx->start;
   if (have < 4)
     return 0; /* buf may still be NULL: no pointer into it yet */
-  const uint8_t *p = rx->buf + rx->start;
-  int32_t n = (int32_t)(uint32_t)be_load(p, 4);
-  if (n >= 0) {
-    rx->hlen = 4;
-    rx->plen = (uint64_t)n;
-  } else if (n == -1) {
-    if (have < 12)
-      return 0;
-    rx->hlen = 12;
-    rx->plen = be_load(p + 4, 8);
-  } else {
-    return fail(rx, MPCONN_EBADFRAME);
-  }
-  rx->have_header = true;
-  return 1;
+  int rc = mpconn__header_decode(rx->buf + rx->start, have, &rx->hlen,
+                                 &rx->plen);
+  if (rc < 0)
+    return fail(rx, rc);
+  rx->have_header = rc > 0;
+  return rc;
 }
 
 /*
@@ -156,17 +174,18 @@ static int rx_fill(mpconn *c, int64_t deadline) {
 }
 
 /*
- * Wait until the next frame is complete (or, with header_only, its
- * header).  limit: the largest payload accepted.  0 or a negative code.
+ * Wait until the next frame is complete (or, in header mode, its header).
+ * @limit: the largest payload accepted.  0 or a negative code.
  */
-int mpconn__rx_next(mpconn *c, size_t limit, enum mpconn_rx_mode mode,
-                    int64_t deadline) {
+static int rx_wait(mpconn *c, size_t limit, enum rx_mode mode,
+                   struct mpconn__timer *t) {
   struct mpconn_rx *rx = &c->rx;
-  int rc;
-  while ((rc = rx_step(c, limit, mode == MPCONN_RX_HEADER)) == 0) {
-    rc = rx_fill(c, deadline);
+  int rc = rx_step(c, limit, mode == RX_HEADER);
+  while (rc == 0) {
+    rc = rx_fill(c, mpconn__timer_deadline(t));
     if (rc < 0)
       break;
+    rc = rx_step(c, limit, mode == RX_HEADER);
   }
   if (rc > 0)
     return 0;
@@ -174,19 +193,60 @@ int mpconn__rx_next(mpconn *c, size_t limit, enum mpconn_rx_mode mode,
     return rc;
   /* A read error (ECONNRESET, EIO, ...) is reported once: by this call,
    * or, when only waiting, by the next receive. */
-  rx->pending = mode == MPCONN_RX_PEEK ? rc : 0;
+  rx->pending = mode == RX_PEEK ? rc : 0;
   return rc;
 }
 
+int mpconn__rx_next(mpconn *c, size_t limit, int timeout_ms,
+                    struct mpconn__frame *f) {
+  struct mpconn__timer t = mpconn__timer(timeout_ms);
+  int rc = rx_wait(c, limit, RX_FRAME, &t);
+  if (rc < 0)
+    return rc;
+  const struct mpconn_rx *rx = &c->rx;
+  f->len = (size_t)rx->plen;
+  f->hlen = rx->hlen;
+  f->own = rx->big;
+  f->payload = payload(rx);
+  return 0;
+}
+
+void mpconn__rx_consume(mpconn *c) {
+  struct mpconn_rx *rx = &c->rx;
+  if (rx->big)
+    drop_big(rx);
+  else
+    rx->start += rx->hlen + (size_t)rx->plen;
+  rx->have_header = false;
+}
+
+uint8_t *mpconn__rx_take(mpconn *c, uint8_t *dst) {
+  struct mpconn_rx *rx = &c->rx;
+  uint8_t *p = rx->big;
+  if (p) {
+    rx->big = NULL;
+    rx->big_have = 0;
+    rx->have_header = false;
+    return p;
+  }
+  size_t n = (size_t)rx->plen;
+  if (!dst && !(dst = malloc(n ? n : 1)))
+    return NULL;
+  if (n)
+    memcpy(dst, payload(rx), n);
+  mpconn__rx_consume(c);
+  return dst;
+}
+
 /*
- * After mpconn__rx_next() in header mode: read a large frame's payload
- * straight into dst (room for plen bytes), with no buffer in between.  1
- * when done, 0 when the frame is not such a case (it fits the chunk
- * buffer, or a part already sits in its own allocation), or a negative
- * code.  On a timeout or a read error the bytes already in dst are kept,
- * so the next receive goes on where this one stopped.
+ * After rx_wait() in header mode: read a large frame's payload straight
+ * into dst (room for plen bytes), with no buffer in between.  1 when done,
+ * 0 when the frame is not such a case (it fits the chunk buffer, or a part
+ * already sits in its own allocation), or a negative code.  On a timeout
+ * or a read error the bytes already in dst are kept, so the next receive
+ * goes on where this one stopped.
  */
-int mpconn__rx_direct(mpconn *c, uint8_t *dst, int64_t deadline) {
+static int rx_direct(mpconn *c, uint8_t *dst, struct mpconn__timer *t) {
   struct mpconn_rx *rx = &c->rx;
   if (rx->big || fits_chunk(rx))
     return 0;
@@ -197,7 +257,8 @@ int mpconn__rx_direct(mpconn *c, uint8_t *dst, int64_t deadline) {
   memcpy(dst, rx->buf + rx->start, have);
   rx->start = rx->end;
   while (have < plen) {
-    ssize_t n = mpconn__read(c->rfd, dst + have, plen - have, deadline);
+    ssize_t n = mpconn__read(c->rfd, dst + have, plen - have,
+                             mpconn__timer_deadline(t));
     if (n > 0) {
       have += (size_t)n;
       continue;
@@ -215,6 +276,46 @@ int mpconn__rx_direct(mpconn *c, uint8_t *dst, int64_t deadline) {
   return 1;
 }
 
-/* Without I/O: 1 when a whole frame is buffered, 0 if not, or the error a
- * receive would return at once. */
+int mpconn__rx_read_into(mpconn *c, uint8_t *buf, size_t size, size_t *len,
+                         int timeout_ms) {
+  struct mpconn__timer t = mpconn__timer(timeout_ms);
+  int rc = rx_wait(c, c->max_size, RX_HEADER, &t);
+  if (rc < 0)
+    return rc;
+  size_t n = (size_t)c->rx.plen;
+  if (c->rx.plen > size) {
+    *len = n;
+    return MPCONN_ETOOSHORT;
+  }
+  rc = rx_direct(c, buf, &t);
+  if (rc == 0) {
+    rc = rx_wait(c, c->max_size, RX_FRAME, &t);
+    if (rc == 0 && n)
+      memcpy(buf, payload(&c->rx), n);
+    if (rc == 0)
+      mpconn__rx_consume(c);
+  }
+  if (rc < 0)
+    return rc;
+  *len = n;
+  return 0;
+}
+
+int mpconn__rx_poll(mpconn *c, int timeout_ms) {
+  struct mpconn__timer t = mpconn__timer(timeout_ms);
+  int rc = rx_wait(c, c->max_size, RX_PEEK, &t);
+  if (rc == MPCONN_ETIMEDOUT)
+    return 0;
+  if (rc == 0 || rc == c->rx.err || rc == c->rx.pending)
+    return 1;
+  return rc;
+}
+
 int mpconn__rx_ready(mpconn *c) { return rx_step(c, c->max_size, false); }
+
+void mpconn__rx_release(struct mpconn_rx *rx) {
+  drop_big(rx);
+  free(rx->buf);
+  rx->buf = NULL;
+  rx->start = rx->end = 0;
+}

@@ -15,6 +15,26 @@
 /* The CLOCK_MONOTONIC time in milliseconds @timeout_ms from now, or
  * MPCONN_FOREVER for a negative timeout (which reads no clock). */
 int64_t mpconn__deadline(int timeout_ms);
+/* A deadline read from the clock only when it is first needed: a call that
+ * finds its work done without waiting never reads the clock. */
+struct mpconn__timer {
+  int timeout_ms;
+  bool started;
+  int64_t deadline;
+};
+
+static inline struct mpconn__timer mpconn__timer(int timeout_ms) {
+  return (struct mpconn__timer){.timeout_ms = timeout_ms};
+}
+
+static inline int64_t mpconn__timer_deadline(struct mpconn__timer *t) {
+  if (!t->started) {
+    t->deadline = mpconn__deadline(t->timeout_ms);
+    t->started = true;
+  }
+  return t->deadline;
+}
+
 /* Milliseconds left until @deadline, for poll(): -1 for ever, 0 once it has
  * passed. */
 int mpconn__remaining_ms(int64_t deadline);

@@ -9,6 +9,11 @@
  * else, and the other waiters would sleep until their deadline, or for
  * ever.  So a wait for the lock lasts at most LOCK_RECHECK_MS before the
  * waiter looks again: it then finds the mark and takes the lock over.
+ *
+ * Waiting for a change under the lock uses a futex word (futex.c), never a
+ * process-shared condition variable: a waiter killed inside
+ * pthread_cond_wait() can leave glibc's condition variable broken for
+ * every other process.
  */
 #include "mpconn-private.h"
 
@@ -59,3 +64,28 @@ int mpconn__lock_until(pthread_mutex_t *m, int64_t deadline) {
 }
 
 void mpconn__lock_release(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
+
+void mpconn__cond_bump(struct mpconn__cond *cv) {
+  __atomic_add_fetch(&cv->seq, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&cv->waiters, __ATOMIC_SEQ_CST) != 0)
+    mpconn__futex_wake_all(&cv->seq);
+}
+
+void mpconn__cond_wake(struct mpconn__cond *cv) {
+  __atomic_add_fetch(&cv->seq, 1, __ATOMIC_SEQ_CST);
+  mpconn__futex_wake_all(&cv->seq);
+}
+
+int mpconn__cond_wait(struct mpconn__cond *cv, pthread_mutex_t *m,
+                      int64_t deadline) {
+  uint32_t seen = __atomic_load_n(&cv->seq, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&cv->waiters, 1, __ATOMIC_SEQ_CST);
+  mpconn__lock_release(m);
+  int rc = mpconn__futex_wait(&cv->seq, seen, deadline);
+  __atomic_sub_fetch(&cv->waiters, 1, __ATOMIC_SEQ_CST);
+  if (rc < 0 && rc != MPCONN_ETIMEDOUT)
+    return rc;
+  /* After a timeout too: the caller looks once more, then sees that the
+   * deadline has passed. */
+  return mpconn__lock_until(m, deadline);
+}

@@ -22,4 +22,32 @@ int mpconn__lock_init(pthread_mutex_t *m);
 int mpconn__lock_until(pthread_mutex_t *m, int64_t deadline);
 void mpconn__lock_release(pthread_mutex_t *m);
 
+/*
+ * A change that processes wait for under a robust lock, in shared memory:
+ * a futex word bumped by each change, and how many wait on it.  Unlike a
+ * process-shared condition variable it holds no state that a process
+ * killed while waiting could leave broken: a waiter killed while waiting
+ * leaves its count behind, which costs later wakers a system call and
+ * nothing else.
+ */
+struct mpconn__cond {
+  uint32_t seq;
+  uint32_t waiters;
+};
+
+/* A change: wake every waiter (a system call only when there are some). */
+void mpconn__cond_bump(struct mpconn__cond *cv);
+/* The same, waking unconditionally (after an owner died). */
+void mpconn__cond_wake(struct mpconn__cond *cv);
+/*
+ * Called with @m held, after finding that the caller must wait: release
+ * @m, sleep until @cv changes or @deadline passes, and take @m again by
+ * @deadline.  The word is read under the lock, so a change made after the
+ * caller looked cannot be missed.  Return: as mpconn__lock_until(); 0 and
+ * MPCONN__LOCK_OWNER_DIED with @m held (look again, also after the
+ * deadline), a negative code without it.
+ */
+int mpconn__cond_wait(struct mpconn__cond *cv, pthread_mutex_t *m,
+                      int64_t deadline);
+
 #endif

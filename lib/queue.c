@@ -3,8 +3,8 @@
  * Queues: a byte ring of frames in one shared anonymous mapping, used by
  * every process forked after its creation and by every thread.
  *
- * The mapping starts with a header: a process-shared robust mutex, the
- * queue's state and three futex words; the ring follows.  An item is one
+ * The mapping starts with a header: a process-shared robust lock, the
+ * queue's state and three futex words to wait on; the ring follows.  An item is one
  * frame exactly as a connection carries it (length header, then payload),
  * so a value put here is the byte sequence mpconn_recv() would see.
  *
@@ -17,14 +17,16 @@
  * state it made, never a mixture: the next process to take the lock sees
  * EOWNERDEAD, marks the lock consistent and carries on.
  *
- * Waiting uses the futex words (see futex.c), never a condition variable.
- * A change wakes its waiters before it becomes current, with the lock
+ * The lock and the waits for a change under it are lock.c's; the ring's
+ * copies are ring.c's.  A change wakes its waiters before it becomes
+ * current, with the lock
  * held: the woken then block on the lock itself, so if the waker dies
  * before it releases the lock they get EOWNERDEAD, never a lost wake-up.
  *
  * There is no feeder thread: a put has finished when it returns.
  */
 #include "queue-test.h"
+#include "ring.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -50,14 +52,10 @@ struct qshared {
   struct qstate slot[2];
   uint32_t cur;    /* the current slot: 0 or 1 */
   uint32_t closed; /* 1 once any process has closed the queue */
-  /* Futex words, bumped by each change of their kind. */
-  uint32_t put_seq;  /* an item was added, or the queue was closed */
-  uint32_t got_seq;  /* room was freed, or the queue was closed */
-  uint32_t done_seq; /* unfinished tasks reached 0 */
-  /* How many wait on each word.  A waiter killed while waiting leaves its
-   * count behind, which costs later wakers a system call and nothing
-   * else. */
-  uint32_t getters, putters, joiners;
+  /* What waiters wait for (lock.c). */
+  struct mpconn__cond put; /* an item was added, or the queue was closed */
+  struct mpconn__cond got; /* room was freed, or the queue was closed */
+  struct mpconn__cond done; /* unfinished tasks reached 0 */
   uint32_t owner_deaths; /* times the lock was found with its owner dead */
 };
 
@@ -65,9 +63,8 @@ struct qshared {
  * header, so that no other process can change where this one copies. */
 struct mpconn_queue {
   struct qshared *sh;
-  uint8_t *ring;
+  struct mpconn__ring ring;
   size_t map_len;
-  uint64_t cap;
   uint64_t maxsize;
   enum mpconn__queue_point hook; /* test hook: raise hook_sig there */
   int hook_sig;
@@ -103,10 +100,23 @@ uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q) {
   return __atomic_load_n(&q->sh->owner_deaths, __ATOMIC_SEQ_CST);
 }
 
-static void bump(uint32_t *word, uint32_t *waiters) {
-  __atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);
-  if (__atomic_load_n(waiters, __ATOMIC_SEQ_CST) != 0)
-    mpconn__futex_wake_all(word);
+/* What every way of taking the lock does next, given what
+ * mpconn__lock_until() returned: 0 with the lock held, or a negative code
+ * without it. */
+static int locked(const mpconn_queue *q, int rc) {
+  if (rc < 0)
+    return rc;
+  if (rc == MPCONN__LOCK_OWNER_DIED) {
+    /* The state is whole whatever the owner was doing.  Waiters were
+     * woken before any change became current, so none should be missing
+     * a wake-up; waking them all once more costs little and makes sure. */
+    __atomic_add_fetch(&q->sh->owner_deaths, 1, __ATOMIC_SEQ_CST);
+    mpconn__cond_wake(&q->sh->put);
+    mpconn__cond_wake(&q->sh->got);
+    mpconn__cond_wake(&q->sh->done);
+  }
+  crash_point(q, MPCONN__Q_LOCKED);
+  return 0;
 }
 
 /*
@@ -115,23 +125,7 @@ static void bump(uint32_t *word, uint32_t *waiters) {
  * lock (SIGSTOP, a debugger) would otherwise hold up every timed call.
  */
 static int lock_until(const mpconn_queue *q, int64_t deadline) {
-  int rc = mpconn__lock_until(&q->sh->lock, deadline);
-  if (rc < 0)
-    return rc;
-  if (rc == MPCONN__LOCK_OWNER_DIED) {
-    /* The state is whole whatever the owner was doing.  Waiters were
-     * woken before any change became current, so none should be missing
-     * a wake-up; waking them all once more costs little and makes sure. */
-    __atomic_add_fetch(&q->sh->owner_deaths, 1, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&q->sh->put_seq, 1, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&q->sh->got_seq, 1, __ATOMIC_SEQ_CST);
-    __atomic_add_fetch(&q->sh->done_seq, 1, __ATOMIC_SEQ_CST);
-    mpconn__futex_wake_all(&q->sh->put_seq);
-    mpconn__futex_wake_all(&q->sh->got_seq);
-    mpconn__futex_wake_all(&q->sh->done_seq);
-  }
-  crash_point(q, MPCONN__Q_LOCKED);
-  return 0;
+  return locked(q, mpconn__lock_until(&q->sh->lock, deadline));
 }
 
 static int lock(const mpconn_queue *q) { return lock_until(q, MPCONN_FOREVER); }
@@ -167,59 +161,12 @@ static bool expired(int64_t deadline) {
   return deadline != MPCONN_FOREVER && mpconn__remaining_ms(deadline) == 0;
 }
 
-/*
- * Called with the lock held after finding that the caller must wait: wait
- * until @word changes or the deadline passes, then take the lock again.
- * The word is read under the lock, so a change made after the caller
- * looked cannot be missed.  Return: 0 with the lock held (look again), or
- * a negative code without it: MPCONN_ETIMEDOUT when the lock could not be
- * taken again by the deadline.
- */
-static int sleep_on(const mpconn_queue *q, uint32_t *word, uint32_t *waiters,
+/* Called with the lock held after finding that the caller must wait for
+ * @cv: 0 with the lock held (look again), or a negative code without it,
+ * MPCONN_ETIMEDOUT when the lock could not be taken again in time. */
+static int sleep_on(const mpconn_queue *q, struct mpconn__cond *cv,
                     int64_t deadline) {
-  uint32_t seen = __atomic_load_n(word, __ATOMIC_SEQ_CST);
-  __atomic_add_fetch(waiters, 1, __ATOMIC_SEQ_CST);
-  unlock(q);
-  int rc = mpconn__futex_wait(word, seen, deadline);
-  __atomic_sub_fetch(waiters, 1, __ATOMIC_SEQ_CST);
-  if (rc < 0 && rc != MPCONN_ETIMEDOUT)
-    return rc;
-  /* After a timeout too: the caller looks once more, then sees that the
-   * deadline has passed. */
-  return lock_until(q, deadline);
-}
-
-/* ------------------------------------------------------------------------ */
-/* The ring                                                                 */
-/* ------------------------------------------------------------------------ */
-
-static void ring_write(const mpconn_queue *q, uint64_t pos, const void *src,
-                       size_t n) {
-  if (n == 0)
-    return;
-  size_t off = (size_t)(pos % q->cap);
-  size_t first = n < q->cap - off ? n : (size_t)(q->cap - off);
-  memcpy(q->ring + off, src, first);
-  if (n > first)
-    memcpy(q->ring, (const uint8_t *)src + first, n - first);
-}
-
-static void ring_read(const mpconn_queue *q, uint64_t pos, void *dst,
-                      size_t n) {
-  if (n == 0)
-    return;
-  size_t off = (size_t)(pos % q->cap);
-  size_t first = n < q->cap - off ? n : (size_t)(q->cap - off);
-  memcpy(dst, q->ring + off, first);
-  if (n > first)
-    memcpy((uint8_t *)dst + first, q->ring, n - first);
-}
-
-static uint64_t load_be(const uint8_t *p, unsigned n) {
-  uint64_t v = 0;
-  for (unsigned i = 0; i < n; i++)
-    v = (v << 8) | p[i];
-  return v;
+  return locked(q, mpconn__cond_wait(cv, &q->sh->lock, deadline));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -254,9 +201,9 @@ int mpconn_queue_new_ex(mpconn_queue **q, size_t maxsize, size_t capacity,
     return rc;
   }
   h->sh = map;
-  h->ring = (uint8_t *)map + hdr;
+  h->ring = (struct mpconn__ring){.base = (uint8_t *)map + hdr,
+                                  .cap = capacity};
   h->map_len = hdr + capacity;
-  h->cap = capacity;
   h->maxsize = maxsize;
 
   int rc = mpconn__lock_init(&h->sh->lock);
@@ -289,9 +236,10 @@ void mpconn_queue_free(mpconn_queue *q) {
 /* Put one frame whose payload is @data; the common end of every put. */
 static int put_frame(mpconn_queue *q, const void *data, size_t len,
                      int timeout_ms) {
+  const uint64_t cap = q->ring.cap;
   uint8_t hdr[MPCONN_HEADER_MAX];
   size_t hlen = mpconn__header_encode(hdr, len);
-  if (len > q->cap || hlen > q->cap - len)
+  if (len > cap || hlen > cap - len)
     return MPCONN_ETOOBIG;
   uint64_t need = hlen + len;
   int64_t deadline = mpconn__deadline(timeout_ms);
@@ -306,29 +254,29 @@ static int put_frame(mpconn_queue *q, const void *data, size_t len,
       return MPCONN_ECLOSED;
     }
     st = current(q);
-    bool room = q->cap - (st.tail - st.head) >= need;
+    bool room = cap - (st.tail - st.head) >= need;
     if (room && (q->maxsize == 0 || st.count < q->maxsize))
       break;
     if (expired(deadline)) {
       unlock(q);
       return MPCONN_EFULL;
     }
-    rc = sleep_on(q, &q->sh->got_seq, &q->sh->putters, deadline);
+    rc = sleep_on(q, &q->sh->got, deadline);
     if (rc < 0)
       return rc == MPCONN_ETIMEDOUT ? MPCONN_EFULL : rc;
   }
 
   /* Beyond the tail nobody looks: a copy cut short is never seen. */
-  ring_write(q, st.tail, hdr, hlen);
+  mpconn__ring_write(&q->ring, st.tail, hdr, hlen);
   size_t half = len / 2;
-  ring_write(q, st.tail + hlen, data, half);
+  mpconn__ring_write(&q->ring, st.tail + hlen, data, half);
   crash_point(q, MPCONN__Q_PUT_COPY);
-  ring_write(q, st.tail + hlen + half, (const uint8_t *)data + half,
-             len - half);
+  mpconn__ring_write(&q->ring, st.tail + hlen + half,
+                     (const uint8_t *)data + half, len - half);
   st.tail += need;
   st.count++;
   st.unfinished++;
-  bump(&q->sh->put_seq, &q->sh->getters);
+  mpconn__cond_bump(&q->sh->put);
   commit(q, &st, MPCONN__Q_PUT_COMMIT);
   crash_point(q, MPCONN__Q_PUT_UNLOCK);
   unlock(q);
@@ -342,72 +290,29 @@ int mpconn_queue_put_bytes(mpconn_queue *q, const void *data, size_t len,
   return put_frame(q, data, len, timeout_ms);
 }
 
-/*
- * A growing buffer that values are packed into before they are put: on
- * the stack while the value fits in 256 bytes, on the heap beyond.
- */
-struct pbuf {
-  uint8_t *p;
-  size_t len, cap;
-  bool oom;
-  uint8_t local[256];
-};
-
-static void pbuf_init(struct pbuf *b) {
-  b->p = b->local;
-  b->len = 0;
-  b->cap = sizeof(b->local);
-  b->oom = false;
-}
-
-static int pbuf_append(void *data, const char *buf, size_t len) {
-  struct pbuf *b = data;
-  if (b->oom)
-    return -1;
-  if (len == 0) /* an empty str or bin: buf may be NULL */
-    return 0;
-  if (len > b->cap - b->len) {
-    size_t cap = b->cap;
-    while (cap - b->len < len) {
-      if (cap > SIZE_MAX / 2) {
-        b->oom = true;
-        return -1;
-      }
-      cap *= 2;
-    }
-    uint8_t *p = b->p == b->local ? malloc(cap) : realloc(b->p, cap);
-    if (!p) {
-      b->oom = true;
-      return -1;
-    }
-    if (b->p == b->local)
-      memcpy(p, b->local, b->len);
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, buf, len);
-  b->len += len;
-  return 0;
-}
+/* Values are packed into a write buffer (send.c) first: on the stack while
+ * they fit in this much, on the heap beyond. */
+#define PUT_LOCAL 256
 
 /* Put what was packed into @b, and release @b. */
-static int put_packed(mpconn_queue *q, struct pbuf *b, int rc, int timeout_ms) {
+static int put_packed(mpconn_queue *q, struct mpconn__wbuf *b, int rc,
+                      int timeout_ms) {
   if (rc == 0 && b->oom)
     rc = MPCONN_ENOMEM;
   if (rc == 0)
     rc = put_frame(q, b->p, b->len, timeout_ms);
-  if (b->p != b->local)
-    free(b->p);
+  mpconn__wbuf_free(b);
   return rc;
 }
 
 int mpconn_queue_put(mpconn_queue *q, const msgpack_object *v, int timeout_ms) {
   if (!q || !v)
     return MPCONN_EINVAL;
-  struct pbuf b;
-  pbuf_init(&b);
+  uint8_t local[PUT_LOCAL];
+  struct mpconn__wbuf b;
+  mpconn__wbuf_init(&b, local, sizeof(local));
   msgpack_packer pk;
-  msgpack_packer_init(&pk, &b, pbuf_append);
+  msgpack_packer_init(&pk, &b, mpconn__wbuf_write);
   int rc = msgpack_pack_object(&pk, *v) < 0 ? MPCONN_ENOMEM : 0;
   return put_packed(q, &b, rc, timeout_ms);
 }
@@ -415,10 +320,11 @@ int mpconn_queue_put(mpconn_queue *q, const msgpack_object *v, int timeout_ms) {
 int mpconn_queue_putf(mpconn_queue *q, int timeout_ms, const char *fmt, ...) {
   if (!q)
     return MPCONN_EINVAL;
-  struct pbuf b;
-  pbuf_init(&b);
+  uint8_t local[PUT_LOCAL];
+  struct mpconn__wbuf b;
+  mpconn__wbuf_init(&b, local, sizeof(local));
   msgpack_packer pk;
-  msgpack_packer_init(&pk, &b, pbuf_append);
+  msgpack_packer_init(&pk, &b, mpconn__wbuf_write);
   va_list ap;
   va_start(ap, fmt);
   int rc = mpconn_vpackf(&pk, NULL, fmt, ap);
@@ -431,43 +337,46 @@ int mpconn_queue_putf(mpconn_queue *q, int timeout_ms, const char *fmt, ...) {
 /* ------------------------------------------------------------------------ */
 
 /*
- * Where a got item's payload goes.  Under the lock, get_frame() calls
- * place() with the payload's length and copies the payload to what it
- * returns, then calls filled(), if set, before the item is taken.  A NULL
- * from place() or MPCONN_ENOMEM from filled() leaves the item in the
- * queue; any other code from filled() is returned once it is taken.
+ * The oldest item, found with the lock held, as the source of a message
+ * (value.h): copy() copies it out while it stays in the ring; commit()
+ * takes it and releases the lock.
  */
-struct sink {
-  uint8_t *(*place)(struct sink *s, size_t len);
-  int (*filled)(struct sink *s);
-  uint8_t *buf;    /* for bytes: a new buffer */
-  mpconn_msg *msg; /* for values: a message filled in place */
+struct item {
+  struct mpconn__src s;
+  mpconn_queue *q;
+  struct qstate st;
+  bool taken; /* commit() ran: the lock is released */
 };
 
-static uint8_t *place_bytes(struct sink *s, size_t len) {
-  return s->buf = malloc(len ? len : 1);
+static void item_copy(struct mpconn__src *s, uint8_t *dst) {
+  const struct item *it = (const struct item *)s;
+  uint64_t at = it->st.head + s->hlen;
+  size_t half = s->len / 2;
+  mpconn__ring_read(&it->q->ring, at, dst, half);
+  crash_point(it->q, MPCONN__Q_GET_COPY);
+  mpconn__ring_read(&it->q->ring, at + half, dst + half, s->len - half);
 }
 
-static uint8_t *place_msg(struct sink *s, size_t len) {
-  uint8_t *buf = NULL;
-  s->msg = mpconn__msg_alloc(len, &buf);
-  return buf;
+static void item_commit(struct mpconn__src *s) {
+  struct item *it = (struct item *)s;
+  mpconn_queue *q = it->q;
+  it->st.head += s->hlen + s->len;
+  it->st.count--;
+  mpconn__cond_bump(&q->sh->got);
+  commit(q, &it->st, MPCONN__Q_GET_COMMIT);
+  crash_point(q, MPCONN__Q_GET_UNLOCK);
+  it->taken = true;
+  unlock(q);
 }
 
-/* Everything decoding will allocate is allocated while the item can still
- * stay; the decoding itself happens after the lock is released. */
-static int fit_msg(struct sink *s) {
-  int rc = mpconn__msg_fit(s->msg);
-  if (rc == MPCONN_ENOMEM) {
-    mpconn_msg_free(s->msg);
-    s->msg = NULL;
-  }
-  return rc;
-}
-
-/* Take the oldest item's payload into @out; its length in *@outlen. */
-static int get_frame(mpconn_queue *q, struct sink *out, size_t *outlen,
-                     int timeout_ms) {
+/*
+ * Wait for an item and return with the lock held and *@it describing the
+ * oldest: 0, or a negative code without the lock: MPCONN_EEMPTY, MPCONN_EOF
+ * (closed and empty), MPCONN_EBADFRAME (only this library writes the
+ * ring, but any process that maps it could scribble on it: a header that
+ * does not fit what is used is reported, and the state is left alone).
+ */
+static int oldest(mpconn_queue *q, struct item *it, int timeout_ms) {
   int64_t deadline = mpconn__deadline(timeout_ms);
   int rc = lock_until(q, lock_deadline(timeout_ms, deadline));
   if (rc < 0)
@@ -485,60 +394,24 @@ static int get_frame(mpconn_queue *q, struct sink *out, size_t *outlen,
       unlock(q);
       return MPCONN_EEMPTY;
     }
-    rc = sleep_on(q, &q->sh->put_seq, &q->sh->getters, deadline);
+    rc = sleep_on(q, &q->sh->put, deadline);
     if (rc < 0)
       return rc == MPCONN_ETIMEDOUT ? MPCONN_EEMPTY : rc;
   }
-
-  /* Only this library writes the ring, but any process that maps it
-   * could scribble on it: a header that does not fit what is used is
-   * reported, and the state is left alone. */
-  uint64_t used = st.tail - st.head;
-  uint8_t hdr[MPCONN_HEADER_MAX];
-  size_t hlen = used < 4 ? 0 : 4;
-  uint64_t plen = 0;
-  if (hlen) {
-    ring_read(q, st.head, hdr, 4);
-    int32_t n = (int32_t)(uint32_t)load_be(hdr, 4);
-    if (n >= 0) {
-      plen = (uint64_t)n;
-    } else if (n == -1 && used >= MPCONN_HEADER_MAX) {
-      ring_read(q, st.head, hdr, MPCONN_HEADER_MAX);
-      hlen = MPCONN_HEADER_MAX;
-      plen = load_be(hdr + 4, 8);
-    } else {
-      hlen = 0;
-    }
-  }
-  if (hlen == 0 || plen > used - hlen) {
+  size_t hlen;
+  uint64_t plen;
+  if (mpconn__ring_frame(&q->ring, st.head, st.tail - st.head, &hlen,
+                         &plen) < 0) {
     unlock(q);
     return MPCONN_EBADFRAME;
   }
-
-  size_t len = (size_t)plen;
-  uint8_t *buf = out->place(out, len);
-  if (!buf) {
-    unlock(q);
-    return MPCONN_ENOMEM;
-  }
-  /* The item stays in the ring until its copy is complete. */
-  size_t half = len / 2;
-  ring_read(q, st.head + hlen, buf, half);
-  crash_point(q, MPCONN__Q_GET_COPY);
-  ring_read(q, st.head + hlen + half, buf + half, len - half);
-  int filled = out->filled ? out->filled(out) : 0;
-  if (filled == MPCONN_ENOMEM) {
-    unlock(q);
-    return filled;
-  }
-  st.head += hlen + plen;
-  st.count--;
-  bump(&q->sh->got_seq, &q->sh->putters);
-  commit(q, &st, MPCONN__Q_GET_COMMIT);
-  crash_point(q, MPCONN__Q_GET_UNLOCK);
-  unlock(q);
-  *outlen = len;
-  return filled;
+  *it = (struct item){
+      .s = {.len = (size_t)plen, .hlen = hlen, .copy = item_copy,
+            .commit = item_commit},
+      .q = q,
+      .st = st,
+  };
+  return 0;
 }
 
 int mpconn_queue_get_bytes(mpconn_queue *q, void **data, size_t *len,
@@ -549,11 +422,21 @@ int mpconn_queue_get_bytes(mpconn_queue *q, void **data, size_t *len,
     *len = 0;
   if (!q || !data || !len)
     return MPCONN_EINVAL;
-  struct sink out = {.place = place_bytes};
-  int rc = get_frame(q, &out, len, timeout_ms);
-  if (rc == 0)
-    *data = out.buf;
-  return rc;
+  struct item it;
+  int rc = oldest(q, &it, timeout_ms);
+  if (rc < 0)
+    return rc;
+  uint8_t *p = malloc(it.s.len ? it.s.len : 1);
+  if (!p) {
+    unlock(q);
+    return MPCONN_ENOMEM;
+  }
+  /* The item stays in the ring until its copy is complete. */
+  item_copy(&it.s, p);
+  item_commit(&it.s);
+  *data = p;
+  *len = it.s.len;
+  return 0;
 }
 
 int mpconn_queue_get(mpconn_queue *q, mpconn_msg **msg, int timeout_ms) {
@@ -561,15 +444,16 @@ int mpconn_queue_get(mpconn_queue *q, mpconn_msg **msg, int timeout_ms) {
     *msg = NULL;
   if (!q || !msg)
     return MPCONN_EINVAL;
-  struct sink out = {.place = place_msg, .filled = fit_msg};
-  size_t len;
-  int rc = get_frame(q, &out, &len, timeout_ms);
-  if (rc < 0) {
-    mpconn_msg_free(out.msg); /* taken, and not a value: or NULL */
+  struct item it;
+  int rc = oldest(q, &it, timeout_ms);
+  if (rc < 0)
     return rc;
-  }
-  /* Decoded in place, after the lock is released. */
-  return mpconn__msg_decode(out.msg, msg);
+  /* Everything decoding needs is allocated while the item can still stay;
+   * commit() takes it and releases the lock, and decoding happens after. */
+  rc = mpconn__msg_build(msg, &it.s);
+  if (!it.taken)
+    unlock(q);
+  return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -599,8 +483,8 @@ int mpconn_queue_close(mpconn_queue *q) {
   if (rc < 0)
     return rc;
   if (!closed(q)) {
-    bump(&q->sh->put_seq, &q->sh->getters);
-    bump(&q->sh->got_seq, &q->sh->putters);
+    mpconn__cond_bump(&q->sh->put);
+    mpconn__cond_bump(&q->sh->got);
     __atomic_store_n(&q->sh->closed, 1, __ATOMIC_RELEASE);
   }
   unlock(q);
@@ -620,7 +504,7 @@ int mpconn_queue_task_done(mpconn_queue *q) {
   }
   st.unfinished--;
   if (st.unfinished == 0)
-    bump(&q->sh->done_seq, &q->sh->joiners);
+    mpconn__cond_bump(&q->sh->done);
   commit(q, &st, MPCONN__Q_LIVE);
   unlock(q);
   return 0;
@@ -642,7 +526,7 @@ int mpconn_queue_join(mpconn_queue *q, int timeout_ms) {
       unlock(q);
       return MPCONN_ETIMEDOUT;
     }
-    rc = sleep_on(q, &q->sh->done_seq, &q->sh->joiners, deadline);
+    rc = sleep_on(q, &q->sh->done, deadline);
     if (rc < 0)
       return rc;
   }

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The send side: frames of raw bytes, values packed in place into the send
- * buffer, and corking, which gathers small frames into one write.
- *
- * The send buffer holds whole frames only, except while a value is being
- * packed: that frame starts at tx.frame with four bytes left for its
- * header, filled in when the value ends.  Uncorked, the buffer holds at
- * most that one frame and is written as soon as it ends.
+ * The send side: the write buffer values are packed into, frames of raw
+ * bytes, values packed in place into a connection's send buffer (by
+ * mpconn_pack_begin(), mpconn_send() and mpconn_sendf(), all through
+ * mpconn__pack_start()), and corking, which gathers small frames into one
+ * write.  Uncorked, the send buffer holds at most the frame being packed
+ * and is written as soon as it ends.
  */
 #include "mpconn-private.h"
 
@@ -22,59 +21,73 @@
 /* mpconn_send() writes a body this large from where it is. */
 #define TX_BORROW_MIN ((size_t)16 * 1024)
 
-static bool tx_grow(struct mpconn_tx *tx, size_t len) {
-  size_t cap = tx->cap ? tx->cap : 256;
-  while (cap - tx->len < len) {
+/* ------------------------------------------------------------------------ */
+/* The write buffer                                                         */
+/* ------------------------------------------------------------------------ */
+
+void mpconn__wbuf_init(struct mpconn__wbuf *b, uint8_t *local, size_t size) {
+  *b = (struct mpconn__wbuf){
+      .p = local, .cap = size, .local = local, .local_size = size};
+}
+
+bool mpconn__wbuf_grow(struct mpconn__wbuf *b, size_t len) {
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap - b->len < len) {
     if (cap > SIZE_MAX / 2)
       return false;
     cap *= 2;
   }
-  uint8_t *p = realloc(tx->buf, cap);
+  uint8_t *p;
+  if (b->p && b->p == b->local) {
+    p = malloc(cap);
+    if (p && b->len)
+      memcpy(p, b->local, b->len);
+  } else {
+    p = realloc(b->p, cap);
+  }
   if (!p)
     return false;
-  tx->buf = p;
-  tx->cap = cap;
+  b->p = p;
+  b->cap = cap;
   return true;
 }
 
-static inline bool tx_reserve(struct mpconn_tx *tx, size_t len) {
-  return len <= tx->cap - tx->len || tx_grow(tx, len);
+void mpconn__wbuf_free(struct mpconn__wbuf *b) {
+  if (b->p != b->local)
+    free(b->p);
+  b->p = b->local;
+  b->cap = b->local_size;
+  b->len = 0;
+  b->oom = false;
 }
 
-/* msgpack-c's write callback, called for every header and body. */
+int mpconn__wbuf_write(void *data, const char *buf, size_t len) {
+  return mpconn__wbuf_append(data, buf, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Frames                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* msgpack-c's write callback for a connection, called for every header and
+ * body of a value being packed. */
 static int tx_append(void *data, const char *buf, size_t len) {
   struct mpconn_tx *tx = data;
   if (len >= TX_BORROW_MIN && tx->borrow &&
       tx->nborrowed < MPCONN_TX_BORROW_MAX) {
-    tx->borrowed[tx->nborrowed].at = tx->len;
+    tx->borrowed[tx->nborrowed].at = tx->b.len;
     tx->borrowed[tx->nborrowed].p = buf;
     tx->borrowed[tx->nborrowed].len = len;
     tx->nborrowed++;
     return 0;
   }
-  if (len <= tx->cap - tx->len) {
-    if (len) /* an empty str or bin: buf may be NULL */
-      memcpy(tx->buf + tx->len, buf, len);
-    tx->len += len;
-    return 0;
-  }
-  if (tx->oom)
-    return -1;
-  if (!tx_grow(tx, len)) {
-    tx->oom = true;
-    return -1;
-  }
-  memcpy(tx->buf + tx->len, buf, len);
-  tx->len += len;
-  return 0;
+  return mpconn__wbuf_append(&tx->b, buf, len);
 }
 
 void mpconn__tx_release(struct mpconn_tx *tx) {
-  free(tx->buf);
-  tx->buf = NULL;
-  tx->len = tx->cap = tx->frame = 0;
+  mpconn__wbuf_free(&tx->b);
+  tx->frame = 0;
   tx->packing = false;
-  tx->oom = false;
   tx->borrow = false;
   tx->nborrowed = 0;
 }
@@ -90,22 +103,22 @@ static int tx_write(mpconn *c, struct iovec *extra, int n) {
   for (unsigned i = 0; i < tx->nborrowed; i++) {
     size_t at = tx->borrowed[i].at;
     if (at > from)
-      iov[k++] = (struct iovec){.iov_base = tx->buf + from,
+      iov[k++] = (struct iovec){.iov_base = tx->b.p + from,
                                 .iov_len = at - from};
     iov[k++] = (struct iovec){.iov_base = (void *)tx->borrowed[i].p,
                               .iov_len = tx->borrowed[i].len};
     from = at;
   }
-  if (tx->len > from)
-    iov[k++] = (struct iovec){.iov_base = tx->buf + from,
-                              .iov_len = tx->len - from};
+  if (tx->b.len > from)
+    iov[k++] = (struct iovec){.iov_base = tx->b.p + from,
+                              .iov_len = tx->b.len - from};
   for (int i = 0; i < n; i++)
     if (extra[i].iov_len)
       iov[k++] = extra[i];
   int rc = k ? mpconn__writev_all(c->wfd, c->wsock, iov, k) : 0;
-  tx->len = 0;
+  tx->b.len = 0;
   tx->nborrowed = 0;
-  if (tx->cap > TX_KEEP)
+  if (tx->b.cap > TX_KEEP)
     mpconn__tx_release(tx);
   return rc;
 }
@@ -114,12 +127,13 @@ int mpconn__tx_send(mpconn *c, const void *data, size_t len) {
   struct mpconn_tx *tx = &c->tx;
   uint8_t hdr[MPCONN_HEADER_MAX];
   size_t hlen = mpconn__header_encode(hdr, len);
-  if (tx->corked && len <= TX_COPY_MAX && tx_reserve(tx, hlen + len)) {
-    memcpy(tx->buf + tx->len, hdr, hlen);
+  if (tx->corked && len <= TX_COPY_MAX &&
+      mpconn__wbuf_reserve(&tx->b, hlen + len)) {
+    memcpy(tx->b.p + tx->b.len, hdr, hlen);
     if (len)
-      memcpy(tx->buf + tx->len + hlen, data, len);
-    tx->len += hlen + len;
-    return tx->len >= TX_FLUSH_AT ? tx_write(c, NULL, 0) : 0;
+      memcpy(tx->b.p + tx->b.len + hlen, data, len);
+    tx->b.len += hlen + len;
+    return tx->b.len >= TX_FLUSH_AT ? tx_write(c, NULL, 0) : 0;
   }
   struct iovec iov[2] = {
       {.iov_base = hdr, .iov_len = hlen},
@@ -128,24 +142,42 @@ int mpconn__tx_send(mpconn *c, const void *data, size_t len) {
   return tx_write(c, iov, 2);
 }
 
-int mpconn_pack_begin(mpconn *c, msgpack_packer **pk) {
+int mpconn_send_bytes(mpconn *c, const void *data, size_t len) {
+  int rc = mpconn__check_send(c);
+  if (rc < 0)
+    return rc;
+  if (!data && len)
+    return MPCONN_EINVAL;
+  return mpconn__tx_send(c, data, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                   */
+/* ------------------------------------------------------------------------ */
+
+int mpconn__pack_start(mpconn *c, msgpack_packer **pk, bool borrow) {
   int rc = mpconn__check_send(c);
   if (rc < 0)
     return rc;
   if (!pk)
     return MPCONN_EINVAL;
   struct mpconn_tx *tx = &c->tx;
-  tx->oom = false;
+  tx->b.oom = false;
   tx->borrow = false;
   tx->nborrowed = 0;
-  tx->frame = tx->len;
+  tx->frame = tx->b.len;
   static const char room[4];
   if (tx_append(tx, room, sizeof(room)) < 0)
     return MPCONN_ENOMEM;
   tx->packing = true;
+  tx->borrow = borrow;
   msgpack_packer_init(&tx->pk, tx, tx_append);
   *pk = &tx->pk;
   return 0;
+}
+
+int mpconn_pack_begin(mpconn *c, msgpack_packer **pk) {
+  return mpconn__pack_start(c, pk, false);
 }
 
 void mpconn_pack_abort(mpconn *c) {
@@ -154,7 +186,7 @@ void mpconn_pack_abort(mpconn *c) {
   c->tx.packing = false;
   c->tx.borrow = false;
   c->tx.nborrowed = 0; /* only the frame being packed borrows */
-  c->tx.len = c->tx.frame;
+  c->tx.b.len = c->tx.frame;
 }
 
 int mpconn_pack_end(mpconn *c) {
@@ -165,36 +197,68 @@ int mpconn_pack_end(mpconn *c) {
     return MPCONN_ECLOSED;
   if (!tx->packing)
     return MPCONN_EINVAL;
-  if (tx->oom) {
+  if (tx->b.oom) {
     mpconn_pack_abort(c);
     return MPCONN_ENOMEM;
   }
   size_t borrowed = 0;
   for (unsigned i = 0; i < tx->nborrowed; i++)
     borrowed += tx->borrowed[i].len;
-  size_t plen = tx->len - tx->frame - 4;
+  size_t plen = tx->b.len - tx->frame - 4;
   uint8_t hdr[MPCONN_HEADER_MAX];
   size_t hlen = mpconn__header_encode(hdr, plen + borrowed);
   if (hlen > 4) {
     /* Over 2 GiB: the long header needs 8 more bytes before the payload. */
-    if (!tx_reserve(tx, hlen - 4)) {
+    if (!mpconn__wbuf_reserve(&tx->b, hlen - 4)) {
       mpconn_pack_abort(c);
       return MPCONN_ENOMEM;
     }
-    uint8_t *payload = tx->buf + tx->frame + 4;
+    uint8_t *payload = tx->b.p + tx->frame + 4;
     memmove(payload + hlen - 4, payload, plen);
-    tx->len += hlen - 4;
+    tx->b.len += hlen - 4;
     for (unsigned i = 0; i < tx->nborrowed; i++)
       tx->borrowed[i].at += hlen - 4;
   }
-  memcpy(tx->buf + tx->frame, hdr, hlen);
+  memcpy(tx->b.p + tx->frame, hdr, hlen);
   tx->packing = false;
   tx->borrow = false;
   /* Borrowed bodies are the caller's only for this call: written now. */
-  if (tx->corked && tx->len < TX_FLUSH_AT && !tx->nborrowed)
+  if (tx->corked && tx->b.len < TX_FLUSH_AT && !tx->nborrowed)
     return 0;
   return tx_write(c, NULL, 0);
 }
+
+int mpconn_send(mpconn *c, const msgpack_object *v) {
+  if (!v)
+    return MPCONN_EINVAL;
+  msgpack_packer *pk;
+  /* @v lives until this call returns: its large bodies need no copy. */
+  int rc = mpconn__pack_start(c, &pk, true);
+  if (rc < 0)
+    return rc;
+  msgpack_pack_object(pk, *v);
+  return mpconn_pack_end(c);
+}
+
+int mpconn_sendf(mpconn *c, const char *fmt, ...) {
+  msgpack_packer *pk;
+  int rc = mpconn__pack_start(c, &pk, false);
+  if (rc < 0)
+    return rc;
+  va_list ap;
+  va_start(ap, fmt);
+  rc = mpconn_vpackf(pk, NULL, fmt, ap);
+  va_end(ap);
+  if (rc < 0) {
+    mpconn_pack_abort(c);
+    return rc;
+  }
+  return mpconn_pack_end(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Corking                                                                  */
+/* ------------------------------------------------------------------------ */
 
 int mpconn_cork(mpconn *c, bool on) {
   int rc = mpconn__check_send(c);
@@ -213,7 +277,7 @@ int mpconn_flush(mpconn *c) {
 
 int mpconn__tx_flush_at_close(mpconn *c) {
   mpconn_pack_abort(c);
-  if (c->wfd < 0 || c->tx.len == 0)
+  if (c->wfd < 0 || c->tx.b.len == 0)
     return 0;
   return tx_write(c, NULL, 0);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Values: one msgpack object per frame.  Sending packs straight into the
- * connection's send buffer (send.c); receiving checks and decodes the
- * frame in one pass (validate.c) into the message's zone, with str, bin
- * and ext bodies left in the frame.
+ * Received values: one msgpack object per frame.  A message is made from
+ * a frame's payload by mpconn__msg_build(), whether the frame comes from
+ * a connection (mpconn_recv() below) or a queue: the frame is checked and
+ * decoded in one pass (validate.c) into the message's zone, with str, bin
+ * and ext bodies left in the payload.
  */
 #include "mpconn-private.h"
 
@@ -28,6 +29,7 @@ struct mpconn_msg {
   size_t zone_size;
   uint8_t *frame; /* the payload, len bytes of frame_cap */
   size_t len, frame_cap;
+  size_t hlen; /* of the header it came with */
 };
 
 /* initial-exec: a plain load instead of a __tls_get_addr call per use. */
@@ -76,67 +78,29 @@ static mpconn_msg *msg_get(size_t zone_bytes) {
   return m;
 }
 
-/* Give m a payload buffer of len bytes: frame if not NULL (taken), else
- * its own, reused when large enough. */
-static bool msg_frame(mpconn_msg *m, uint8_t *frame, size_t len) {
-  if (frame || m->frame_cap < len) {
-    free(m->frame);
-    m->frame_cap = 0;
-    m->frame = frame ? frame : malloc(len ? len : 1);
-    if (!m->frame)
-      return false;
-    m->frame_cap = len;
-  }
-  m->len = len;
+/* Give m a payload buffer of at least len bytes, reusing its own. */
+static bool msg_room(mpconn_msg *m, size_t len) {
+  if (m->frame_cap >= len)
+    return true;
+  free(m->frame);
+  m->frame_cap = 0;
+  m->frame = malloc(len ? len : 1);
+  if (!m->frame)
+    return false;
+  m->frame_cap = len;
   return true;
 }
 
 /*
- * A message whose zone holds the tree of @payload: the spare, when the
- * payload is small enough for its zone, or one with a zone of exactly the
- * size validation counts.  0, a validation code, or MPCONN_ENOMEM.
+ * Make m's zone hold the tree of the @len-byte payload at @p: as it is when
+ * the payload is small enough, else exactly what validation counts.  0, a
+ * validation code, or MPCONN_ENOMEM.
  */
-static int msg_for(mpconn_msg **out, const uint8_t *payload, size_t len) {
-  size_t need;
-  if (spare && len <= spare->zone_size / TREE_BYTES_PER_BYTE) {
-    need = spare->zone_size;
-  } else {
-    int rc = mpconn__validate_sized(payload, len, &need);
-    if (rc < 0)
-      return rc;
-  }
-  *out = msg_get(need);
-  return *out ? 0 : MPCONN_ENOMEM;
-}
-
-/* Decode m->frame into m's empty zone, which holds the whole tree. */
-static int msg_decode(mpconn_msg *m) {
-  return mpconn__decode(m->frame, m->len, &m->zone, &m->value);
-}
-
-int mpconn_send(mpconn *c, const msgpack_object *v) {
-  if (!v)
-    return MPCONN_EINVAL;
-  msgpack_packer *pk;
-  int rc = mpconn_pack_begin(c, &pk);
-  if (rc < 0)
-    return rc;
-  /* @v lives until this call returns: its large bodies need no copy. */
-  c->tx.borrow = true;
-  msgpack_pack_object(pk, *v);
-  return mpconn_pack_end(c);
-}
-
-/*
- * Make m's zone hold the tree of its payload: as it is when the payload is
- * small enough, else exactly what validation counts.  0, a validation
- * code, or MPCONN_ENOMEM.
- */
-int mpconn__msg_fit(mpconn_msg *m) {
-  if (m->len <= m->zone_size / TREE_BYTES_PER_BYTE)
+static int msg_fit(mpconn_msg *m, const uint8_t *p, size_t len) {
+  if (len <= m->zone_size / TREE_BYTES_PER_BYTE)
     return 0;
   size_t need;
-  int rc = mpconn__validate_sized(m->frame, m->len, &need);
+  int rc = mpconn__validate_sized(p, len, &need);
   if (rc < 0 || need <= m->zone_size)
     return rc;
   msgpack_zone zone;
@@ -148,19 +112,36 @@ int mpconn__msg_fit(mpconn_msg *m) {
   return 0;
 }
 
-mpconn_msg *mpconn__msg_alloc(size_t len, uint8_t **buf) {
+int mpconn__msg_build(mpconn_msg **msg, struct mpconn__src *s) {
+  *msg = NULL;
   mpconn_msg *m = msg_get(0);
-  if (m && !msg_frame(m, NULL, len)) {
-    mpconn_msg_free(m);
-    m = NULL;
+  if (!m)
+    return MPCONN_ENOMEM;
+  const uint8_t *p = s->lent;
+  if (!p) {
+    if (!msg_room(m, s->len)) {
+      mpconn_msg_free(m);
+      return MPCONN_ENOMEM;
+    }
+    s->copy(s, m->frame);
+    p = m->frame;
   }
-  if (m)
-    *buf = m->frame;
-  return m;
-}
-
-int mpconn__msg_decode(mpconn_msg *m, mpconn_msg **msg) {
-  int rc = msg_decode(m);
+  int rc = msg_fit(m, p, s->len);
+  if (rc == MPCONN_ENOMEM) {
+    mpconn_msg_free(m); /* a lent payload is not the message's yet */
+    return rc;
+  }
+  s->commit(s);
+  if (s->lent) {
+    free(m->frame);
+    m->frame = s->lent;
+    m->frame_cap = s->len;
+  }
+  m->len = s->len;
+  m->hlen = s->hlen;
+  /* A bad value found by msg_fit() or here has been consumed. */
+  if (rc == 0)
+    rc = mpconn__decode(m->frame, m->len, &m->zone, &m->value);
   if (rc < 0) {
     mpconn_msg_free(m);
     return rc;
@@ -169,19 +150,25 @@ int mpconn__msg_decode(mpconn_msg *m, mpconn_msg **msg) {
   return 0;
 }
 
-int mpconn__msg_from_frame(mpconn_msg **msg, uint8_t *frame, size_t len) {
-  mpconn_msg *m = msg_get(0);
-  if (!m) {
-    free(frame);
-    return MPCONN_ENOMEM;
-  }
-  msg_frame(m, frame, len); /* takes frame: cannot fail */
-  int rc = mpconn__msg_fit(m);
-  if (rc < 0) {
-    mpconn_msg_free(m);
-    return rc;
-  }
-  return mpconn__msg_decode(m, msg);
+/* A connection's whole frame, as a source of a message. */
+struct rx_src {
+  struct mpconn__src s;
+  mpconn *c;
+  const uint8_t *payload;
+};
+
+static void rx_copy(struct mpconn__src *s, uint8_t *dst) {
+  const struct rx_src *r = (const struct rx_src *)s;
+  if (s->len)
+    memcpy(dst, r->payload, s->len);
+}
+
+static void rx_commit(struct mpconn__src *s) {
+  struct rx_src *r = (struct rx_src *)s;
+  if (s->lent)
+    mpconn__rx_take(r->c, NULL); /* hands over s->lent: no copy */
+  else
+    mpconn__rx_consume(r->c);
 }
 
 int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
@@ -191,37 +178,17 @@ int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
   int rc = mpconn__check_recv(c);
   if (rc < 0)
     return rc;
-  rc = mpconn__rx_next(c, c->max_size, MPCONN_RX_FRAME,
-                       mpconn__deadline(timeout_ms));
+  struct mpconn__frame f;
+  rc = mpconn__rx_next(c, c->max_size, timeout_ms, &f);
   if (rc < 0)
     return rc;
-  size_t len = (size_t)c->rx.plen;
-  const uint8_t *payload = mpconn__rx_payload(c);
-  mpconn_msg *m;
-  rc = msg_for(&m, payload, len);
-  if (rc < 0) {
-    if (rc != MPCONN_ENOMEM)
-      mpconn__rx_consume(c); /* a bad value, not a bad stream */
-    return rc;
-  }
-  /* A large frame already has its own allocation: take it, no copy. */
-  uint8_t *big = mpconn__rx_take(c);
-  if (!msg_frame(m, big, len)) {
-    mpconn_msg_free(m);
-    return MPCONN_ENOMEM;
-  }
-  if (!big) {
-    memcpy(m->frame, payload, len);
-    mpconn__rx_consume(c);
-  }
-  /* A bad value found here has been consumed, like one found above. */
-  rc = msg_decode(m);
-  if (rc < 0) {
-    mpconn_msg_free(m);
-    return rc;
-  }
-  *msg = m;
-  return 0;
+  struct rx_src r = {
+      .s = {.len = f.len, .hlen = f.hlen, .lent = f.own, .copy = rx_copy,
+            .commit = rx_commit},
+      .c = c,
+      .payload = f.payload,
+  };
+  return mpconn__msg_build(msg, &r.s);
 }
 
 const msgpack_object *mpconn_msg_value(const mpconn_msg *m) {

@@ -11,20 +11,11 @@
 #include <poll.h>
 #include <stdlib.h>
 
-/* Deadline already passed: mpconn__rx_next() reads only what is there. */
-#define NOW_ONLY 0
-
 int mpconn_poll(mpconn *c, int timeout_ms) {
   int rc = mpconn__check_recv(c);
   if (rc < 0)
     return rc;
-  rc = mpconn__rx_next(c, c->max_size, MPCONN_RX_PEEK,
-                       mpconn__deadline(timeout_ms));
-  if (rc == MPCONN_ETIMEDOUT)
-    return 0;
-  if (rc == 0 || rc == c->rx.err || rc == c->rx.pending)
-    return 1;
-  return rc;
+  return mpconn__rx_poll(c, timeout_ms);
 }
 
 /*
@@ -32,11 +23,7 @@ int mpconn_poll(mpconn *c, int timeout_ms) {
  * descriptor is readable, reads what it has first.
  */
 static bool is_ready(mpconn *c, bool readable) {
-  int rc = mpconn__rx_ready(c);
-  if (rc == 0 && readable)
-    rc = mpconn__rx_next(c, c->max_size, MPCONN_RX_PEEK, NOW_ONLY) !=
-         MPCONN_ETIMEDOUT;
-  return rc != 0;
+  return mpconn__rx_ready(c) != 0 || (readable && mpconn__rx_poll(c, 0) != 0);
 }
 
 /* Store the ready connections in ready[]; the number stored. */
