@@ -130,6 +130,8 @@ enum bench_mpconn_variant {
   BENCH_MPCONN_PIPE,    /* as BENCH_MPCONN over a pipe, not a socketpair */
   BENCH_MPCONN_BATCHED, /* mpconn_cork() at the start, mpconn_flush() at
                            the end */
+  BENCH_MPCONN_TIMED,   /* as BENCH_MPCONN_BATCHED, received with a 60 s
+                           timeout instead of none */
   BENCH_MPCONN_INTO,    /* 1 MiB: mpconn_recv_bytes_into() */
   BENCH_MPCONN_VALUES,  /* 1 MiB: bin values */
   BENCH_MPCONN_QUEUE,   /* mpconn_queue_put()/mpconn_queue_get() */

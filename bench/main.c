@@ -130,6 +130,8 @@ static void run_table(struct bench_table *t, bool quick) {
     ROW(t, "mpconn sendf", bench_row_mpconn(r, k, BENCH_MPCONN_SENDF, n));
     ROW(t, "mpconn over a pipe", bench_row_mpconn(r, k, BENCH_MPCONN_PIPE, n));
     ROW(t, "mpconn batched", bench_row_mpconn(r, k, BENCH_MPCONN_BATCHED, n));
+    ROW(t, "mpconn batched, 60 s timeout",
+        bench_row_mpconn(r, k, BENCH_MPCONN_TIMED, n));
     break;
   case BENCH_ROUNDTRIP:
     ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));

@@ -56,7 +56,9 @@ static void sender(void *arg, int index) {
                                : NULL;
   uint64_t state = BENCH_MIXED_SEED;
   bench_go();
-  if (a->variant == BENCH_MPCONN_BATCHED)
+  bool corked =
+      a->variant == BENCH_MPCONN_BATCHED || a->variant == BENCH_MPCONN_TIMED;
+  if (corked)
     check(mpconn_cork(a->tx, true), "cork");
   for (uint64_t i = 0; i < a->n; i++) {
     if (a->kind == BENCH_1MIB && a->variant != BENCH_MPCONN_VALUES)
@@ -67,7 +69,7 @@ static void sender(void *arg, int index) {
       send_value(a, i, pattern,
                  a->kind == BENCH_MIXED ? bench_mixed_next(&state) : 0);
   }
-  if (a->variant == BENCH_MPCONN_BATCHED)
+  if (corked)
     check(mpconn_flush(a->tx), "flush");
   mpconn_free(a->tx);
 }
@@ -86,6 +88,8 @@ static void receiver(void *arg, int index) {
   if (a->variant == BENCH_MPCONN_INTO && !(into = malloc(BENCH_BIG_SIZE)))
     bench_fail("out of memory");
   uint64_t state = BENCH_MIXED_SEED;
+  /* A finite timeout must cost nothing while messages are buffered. */
+  int timeout = a->variant == BENCH_MPCONN_TIMED ? 60000 : -1;
   bench_go();
   for (uint64_t i = 0; i < a->n; i++) {
     if (a->kind == BENCH_1MIB && a->variant == BENCH_MPCONN_INTO) {
@@ -105,7 +109,7 @@ static void receiver(void *arg, int index) {
       continue;
     }
     mpconn_msg *m;
-    check(mpconn_recv(a->rx, &m, -1), "recv");
+    check(mpconn_recv(a->rx, &m, timeout), "recv");
     const msgpack_object *v = mpconn_msg_value(m);
     bool ok;
     if (a->kind == BENCH_MIXED) {
