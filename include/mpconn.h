@@ -476,6 +476,28 @@ MPCONN_EXPORT void mpconn_pack_abort(mpconn *c);
 MPCONN_EXPORT int mpconn_pack_set(msgpack_packer *pk,
                                   const msgpack_object *members, size_t n);
 
+/** A callback that packs values into @pk: 0 or a negative code. */
+typedef int (*mpconn_pack_fn)(msgpack_packer *pk, void *arg);
+
+/**
+ * mpconn_pack_set_with() - pack a set whose members a callback packs.
+ * @pk: any msgpack-c packer.
+ * @n: how many members.
+ * @pack_members: called once with a packer of its own: packs exactly @n
+ *                values (the array header is already there).  The ext
+ *                header needs the members' length, so they are packed into
+ *                a buffer first, then copied to @pk.
+ * @arg: passed to @pack_members.
+ *
+ * Return: 0; what @pack_members returned when it failed; MPCONN_ENOMEM
+ * (the members' buffer could not grow); MPCONN_ETOOBIG (the members take
+ * over 4 GiB); MPCONN_EINVAL (a NULL argument, @n over 2^32 - 1, or @pk
+ * failed).
+ */
+MPCONN_EXPORT int mpconn_pack_set_with(msgpack_packer *pk, size_t n,
+                                       mpconn_pack_fn pack_members,
+                                       void *arg);
+
 /**
  * mpconn_recv() - receive one value.
  * @c: a connection that can receive.

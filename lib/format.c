@@ -397,22 +397,27 @@ static int pack_items(struct packf *s, msgpack_packer *pk, char kind,
   return 0;
 }
 
+/* The members of a set, for mpconn_pack_set_with(). */
+struct set_members {
+  struct packf *s;
+  uint32_t n;
+  int rc; /* of the members themselves */
+};
+
+static int pack_members(msgpack_packer *pk, void *arg) {
+  struct set_members *m = arg;
+  return m->rc = pack_items(m->s, pk, '<', m->n);
+}
+
 static int pack_set(struct packf *s, msgpack_packer *pk, size_t at,
                     uint32_t n) {
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer body;
-  msgpack_packer_init(&body, &sb, msgpack_sbuffer_write);
-  int rc = msgpack_pack_array(&body, n) ? no_memory(s, at) : 0;
-  if (!rc)
-    rc = pack_items(s, &body, '<', n);
-  if (!rc && sb.size > UINT32_MAX)
-    rc = bad_arg(s, at, "a set larger than 4 GiB");
-  if (!rc && (msgpack_pack_ext(pk, sb.size, MPCONN_EXT_SET) ||
-              msgpack_pack_ext_body(pk, sb.data, sb.size)))
-    rc = no_memory(s, at);
-  msgpack_sbuffer_destroy(&sb);
-  return rc;
+  struct set_members m = {s, n, 0};
+  int rc = mpconn_pack_set_with(pk, n, pack_members, &m);
+  if (rc == 0 || m.rc < 0) /* the members' failures are reported already */
+    return rc;
+  if (rc == MPCONN_ETOOBIG)
+    return bad_arg(s, at, "a set larger than 4 GiB");
+  return no_memory(s, at); /* the members' buffer or @pk could not grow */
 }
 
 /*

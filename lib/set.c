@@ -2,31 +2,58 @@
 /*
  * Sets: ext type MPCONN_EXT_SET whose payload is one msgpack array of the
  * members.  msgpack-c keeps ext payloads opaque, so members are packed into
- * a buffer of their own first, and decoded from the payload on demand
- * (validate.c) into the caller's zone, their bodies left in the payload.
+ * a buffer of their own first (every set is packed by
+ * mpconn_pack_set_with(): sets of objects, of format strings, of the
+ * tool's JSON), and decoded from the payload on demand (validate.c) into
+ * the caller's zone, their bodies left in the payload.
  */
 #include "mpconn-private.h"
 
+/* The members' buffer starts on the stack. */
+#define SET_LOCAL 256
+
+int mpconn_pack_set_with(msgpack_packer *pk, size_t n,
+                         mpconn_pack_fn pack_members, void *arg) {
+  if (!pk || !pack_members || n > UINT32_MAX)
+    return MPCONN_EINVAL;
+  uint8_t local[SET_LOCAL];
+  struct mpconn__wbuf b;
+  mpconn__wbuf_init(&b, local, sizeof(local));
+  msgpack_packer body;
+  msgpack_packer_init(&body, &b, mpconn__wbuf_write);
+  msgpack_pack_array(&body, n);
+  int rc = b.oom ? MPCONN_ENOMEM : pack_members(&body, arg);
+  if (rc == 0 && b.oom)
+    rc = MPCONN_ENOMEM;
+  if (rc == 0 && b.len > UINT32_MAX)
+    rc = MPCONN_ETOOBIG;
+  if (rc == 0 && (msgpack_pack_ext(pk, b.len, MPCONN_EXT_SET) ||
+                  msgpack_pack_ext_body(pk, b.p, b.len)))
+    rc = MPCONN_EINVAL;
+  mpconn__wbuf_free(&b);
+  return rc;
+}
+
+struct objects {
+  const msgpack_object *v;
+  size_t n;
+};
+
+static int pack_objects(msgpack_packer *pk, void *arg) {
+  const struct objects *o = arg;
+  for (size_t i = 0; i < o->n; i++)
+    if (msgpack_pack_object(pk, o->v[i]))
+      return MPCONN_ENOMEM;
+  return 0;
+}
+
 int mpconn_pack_set(msgpack_packer *pk, const msgpack_object *members,
                     size_t n) {
-  if (!pk || (!members && n) || n > UINT32_MAX)
+  if (!members && n)
     return MPCONN_EINVAL;
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer body;
-  msgpack_packer_init(&body, &sb, msgpack_sbuffer_write);
-  /* The only way an sbuffer write fails is a failed realloc. */
-  int rc = msgpack_pack_array(&body, n) ? MPCONN_ENOMEM : 0;
-  for (size_t i = 0; !rc && i < n; i++)
-    if (msgpack_pack_object(&body, members[i]))
-      rc = MPCONN_ENOMEM;
-  if (!rc && sb.size > UINT32_MAX)
-    rc = MPCONN_EINVAL;
-  if (!rc && (msgpack_pack_ext(pk, sb.size, MPCONN_EXT_SET) ||
-              msgpack_pack_ext_body(pk, sb.data, sb.size)))
-    rc = MPCONN_EINVAL;
-  msgpack_sbuffer_destroy(&sb);
-  return rc;
+  struct objects o = {members, n};
+  int rc = mpconn_pack_set_with(pk, n, pack_objects, &o);
+  return rc == MPCONN_ETOOBIG ? MPCONN_EINVAL : rc;
 }
 
 int mpconn_set_unpack(const msgpack_object *set, msgpack_zone *zone,

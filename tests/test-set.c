@@ -241,6 +241,66 @@ static void test_pack_errors(void **state) {
   assert_int_equal(mpconn_pack_set(&broken, one, 1), MPCONN_EINVAL);
 }
 
+/* Members from a callback: the same bytes as from objects. */
+static int pack_three(msgpack_packer *pk, void *arg) {
+  int *calls = arg;
+  (*calls)++;
+  msgpack_pack_int(pk, 1);
+  msgpack_pack_str(pk, 2);
+  msgpack_pack_str_body(pk, "aa", 2);
+  msgpack_pack_nil(pk);
+  return 0;
+}
+
+static int pack_fails(msgpack_packer *pk, void *arg) {
+  (void)pk;
+  (void)arg;
+  return MPCONN_EUNPACK;
+}
+
+/* Members larger than the buffer on the stack: moved to the heap whole. */
+static int pack_long(msgpack_packer *pk, void *arg) {
+  (void)arg;
+  for (int i = 0; i < 300; i++)
+    msgpack_pack_uint16(pk, (uint16_t)(1000 + i));
+  return 0;
+}
+
+static void test_pack_with(void **state) {
+  struct fixture *f = *state;
+  int calls = 0;
+  assert_int_equal(mpconn_pack_set_with(&f->pk, 3, pack_three, &calls), 0);
+  assert_int_equal(calls, 1);
+  assert_packed(f, "c7 06 53 93 01 a2 61 61 c0");
+
+  assert_int_equal(mpconn_pack_set_with(&f->pk, 1, pack_fails, NULL),
+                   MPCONN_EUNPACK);
+  assert_int_equal(mpconn_pack_set_with(NULL, 1, pack_three, &calls),
+                   MPCONN_EINVAL);
+  assert_int_equal(mpconn_pack_set_with(&f->pk, 1, NULL, NULL),
+                   MPCONN_EINVAL);
+  assert_int_equal(
+      mpconn_pack_set_with(&f->pk, (size_t)UINT32_MAX + 1, pack_three, &calls),
+      MPCONN_EINVAL);
+  assert_int_equal(calls, 1);
+  assert_int_equal(f->sb.size, 9); /* nothing more was packed */
+  msgpack_packer broken;
+  msgpack_packer_init(&broken, NULL, failing_write);
+  assert_int_equal(mpconn_pack_set_with(&broken, 3, pack_three, &calls),
+                   MPCONN_EINVAL);
+
+  f->sb.size = 0;
+  assert_int_equal(mpconn_pack_set_with(&f->pk, 300, pack_long, NULL), 0);
+  /* ext 16 of 3 + 300 * 3 bytes, type 0x53, array 16 of 300 */
+  assert_int_equal(f->sb.size, 4 + 3 + 900);
+  const uint8_t *b = (const uint8_t *)f->sb.data;
+  assert_memory_equal(b, "\xc8\x03\x87\x53\xdc\x01\x2c", 7);
+  for (int i = 0; i < 300; i++) {
+    assert_int_equal(b[7 + 3 * i], 0xcd);
+    assert_int_equal(b[8 + 3 * i] << 8 | b[9 + 3 * i], 1000 + i);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_pack_strings, setup, teardown),
@@ -253,6 +313,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unpack_bad_payload, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unpack_too_deep, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pack_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pack_with, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -341,31 +341,36 @@ static int in_raw(struct in *in, const char *form, json_t *v, bool str) {
   return 0;
 }
 
+/* The members of a $set, for mpconn_pack_set_with(). */
+struct set_members {
+  struct in *in;
+  json_t *v;
+  unsigned depth;
+  int rc; /* of the members themselves */
+};
+
+static int pack_members(msgpack_packer *pk, void *arg) {
+  struct set_members *m = arg;
+  msgpack_packer *outer = m->in->pk;
+  m->in->pk = pk;
+  for (size_t i = 0; !m->rc && i < json_array_size(m->v); i++)
+    m->rc = in_value(m->in, json_array_get(m->v, i), m->depth + 1);
+  m->in->pk = outer;
+  return m->rc;
+}
+
 static int in_set(struct in *in, json_t *v, unsigned depth) {
   if (!json_is_array(v))
     return fail(in, "$set: expected an array");
   if (in_level(in, depth) < 0)
     return -1;
-  /* The members are packed first: the ext header needs their length. */
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer body;
-  msgpack_packer_init(&body, &sb, msgpack_sbuffer_write);
-  msgpack_packer *outer = in->pk;
-  in->pk = &body;
-  int rc = msgpack_pack_array(&body, json_array_size(v)) ? -2 : 0;
-  for (size_t i = 0; !rc && i < json_array_size(v); i++)
-    rc = in_value(in, json_array_get(v, i), depth + 1);
-  in->pk = outer;
-  if (!rc && sb.size > UINT32_MAX)
-    rc = fail(in, "$set: too long for msgpack");
-  if (!rc && (msgpack_pack_ext(outer, sb.size, MPCONN_EXT_SET) ||
-              msgpack_pack_ext_body(outer, sb.data, sb.size)))
-    rc = -2;
-  msgpack_sbuffer_destroy(&sb);
-  if (rc == -2)
-    return fail(in, "out of memory");
-  return rc;
+  struct set_members m = {in, v, depth, 0};
+  int rc = mpconn_pack_set_with(in->pk, json_array_size(v), pack_members, &m);
+  if (rc == 0 || m.rc < 0) /* the members' failures are reported already */
+    return rc;
+  if (rc == MPCONN_ETOOBIG)
+    return fail(in, "$set: too long for msgpack");
+  return fail(in, "out of memory");
 }
 
 static int in_map(struct in *in, json_t *v, unsigned depth) {
