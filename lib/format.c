@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Format strings: the syntax pass and error reporting shared with
- * unpackf.c, and packing.
+ * Format strings: the syntax pass, the walk that packing (packf.c) and
+ * unpacking (unpackf.c) share, and their errors.
  *
  * The syntax pass reads the format alone.  It rejects a bad format before
  * any argument is read or any byte is packed, and it counts every
@@ -18,7 +18,8 @@ static bool is_sep(char c) {
          c == '\r' || c == '\f' || c == '\v';
 }
 
-char mpconn__fmt_next(const char *fmt, size_t *pos) {
+/* Skip separators; the character at *pos afterwards, 0 at the end. */
+static char skip_sep(const char *fmt, size_t *pos) {
   while (is_sep(fmt[*pos]))
     (*pos)++;
   return fmt[*pos];
@@ -126,19 +127,24 @@ void mpconn__path_render(const struct mpconn__path *p, char *out, size_t size) {
   out[o.len < size ? o.len : size - 1] = '\0';
 }
 
-int mpconn__fmt_fail(mpconn_error *err, int code, size_t pos, const char *path,
-                     const char *msg, ...) {
+static int vfail(mpconn_error *err, int code, size_t pos, const char *path,
+                 const char *msg, va_list ap) {
   if (!err)
     return code;
   err->code = code;
   err->position = pos;
   snprintf(err->path, sizeof(err->path), "%s", path ? path : "");
   int n = snprintf(err->text, sizeof(err->text), "format position %zu: ", pos);
-  if (n < 0 || (size_t)n >= sizeof(err->text))
-    return code;
+  if (n >= 0 && (size_t)n < sizeof(err->text))
+    vsnprintf(err->text + n, sizeof(err->text) - (size_t)n, msg, ap);
+  return code;
+}
+
+int mpconn__fmt_fail(mpconn_error *err, int code, size_t pos, const char *path,
+                     const char *msg, ...) {
   va_list ap;
   va_start(ap, msg);
-  vsnprintf(err->text + n, sizeof(err->text) - (size_t)n, msg, ap);
+  vfail(err, code, pos, path, msg, ap);
   va_end(ap);
   return code;
 }
@@ -161,6 +167,7 @@ static int syntax(mpconn_error *err, size_t pos, const char *msg, char c) {
   return mpconn__fmt_fail(err, MPCONN_EFORMAT, pos, NULL, msg, show(c, buf));
 }
 
+/* A container the syntax pass is inside. */
 struct open {
   char close;
   bool in_set; /* this container or one around it is a set */
@@ -168,6 +175,26 @@ struct open {
   size_t box;
   size_t pos;
 };
+
+struct parse {
+  struct mpconn__fmt *f;
+  const char *fmt;
+  size_t i; /* the next character */
+  bool unpack;
+  mpconn_error *err;
+  struct open st[MPCONN_MAX_DEPTH];
+  unsigned depth;
+  uint32_t top_items;
+};
+
+static struct open *innermost(struct parse *p) {
+  return p->depth ? &p->st[p->depth - 1] : NULL;
+}
+
+/* Whether the next item of @o is a map key. */
+static bool at_key(const struct open *o) {
+  return o && o->close == '}' && o->items % 2 == 0;
+}
 
 static int add_box(struct mpconn__fmt *f) {
   if (f->nbox == f->cap) {
@@ -191,349 +218,251 @@ void mpconn__fmt_free(struct mpconn__fmt *f) {
   f->box = f->inline_box;
 }
 
+/* ']', '}' or '>' at @at. */
+static int parse_close(struct parse *p, char c, size_t at) {
+  struct open *o = innermost(p);
+  if (!o)
+    return syntax(p->err, at, "%s closes nothing", c);
+  if (o->close != c)
+    return syntax(p->err, at, "%s does not close the container open here", c);
+  if (c == '}' && !at_key(o))
+    return syntax(p->err, at, "%s ends a map after a key with no value", c);
+  p->f->box[o->box].n = c == '}' ? o->items / 2 : o->items;
+  p->depth--;
+  p->i++;
+  return 0;
+}
+
+/* '*', '?' or '#' where an item would start. */
+static int parse_marker(struct parse *p, char c, size_t at) {
+  struct open *o = innermost(p);
+  if (c == '#')
+    return syntax(p->err, at, "%s must follow 's' or 'y'", c);
+  if (!p->unpack)
+    return syntax(p->err, at, "%s is only for unpacking", c);
+  if (c == '?')
+    return syntax(p->err, at, "%s must follow the 's' of a map key", c);
+  if (!o)
+    return syntax(p->err, at, "%s must be inside a container", c);
+  if (o->close == '}' && !at_key(o))
+    return syntax(p->err, at, "%s stands where a map value belongs", c);
+  p->i++;
+  if (skip_sep(p->fmt, &p->i) != o->close)
+    return syntax(p->err, at, "%s must be the last item of its container",
+                  c);
+  p->f->box[o->box].rest = true;
+  return 0;
+}
+
+/* What may follow 's' (at p->i now): '#', or '?' after a map key. */
+static int parse_string(struct parse *p, bool key) {
+  char m = p->fmt[p->i];
+  if (m == '#') {
+    if (p->unpack && key)
+      return syntax(p->err, p->i, "%s: a map key is a plain 's' when "
+                                  "unpacking",
+                    m);
+    p->i++;
+  } else if (m == '?') {
+    if (!p->unpack)
+      return syntax(p->err, p->i, "%s is only for unpacking", m);
+    if (!key)
+      return syntax(p->err, p->i, "%s must follow the 's' of a map key", m);
+    p->i++;
+  }
+  return 0;
+}
+
+/* '[', '{' or '<' at @at. */
+static int parse_open(struct parse *p, char c, size_t at) {
+  struct open *o = innermost(p);
+  if (p->depth == MPCONN_MAX_DEPTH)
+    return syntax(p->err, at, "%s nests deeper than MPCONN_MAX_DEPTH", c);
+  if (add_box(p->f) < 0)
+    return mpconn__fmt_fail(p->err, MPCONN_ENOMEM, at, NULL, "out of memory");
+  p->st[p->depth++] = (struct open){
+      .close = c == '[' ? ']' : c == '{' ? '}' : '>',
+      .in_set = c == '<' || (o && o->in_set),
+      .box = p->f->nbox++,
+      .pos = at,
+  };
+  return 0;
+}
+
+/* An item starting with @c at @at. */
+static int parse_item(struct parse *p, char c, size_t at) {
+  struct open *o = innermost(p);
+  bool key = at_key(o);
+  if (!o && p->top_items == 1)
+    return syntax(p->err, at, "%s starts a second value; a format describes "
+                              "one",
+                  c);
+  if (p->unpack && key && c != 's')
+    return syntax(p->err, at,
+                  "%s cannot be a map key when unpacking; keys are 's'", c);
+  p->i++;
+  int rc = 0;
+  switch (c) {
+  case 'n':
+  case 'b':
+  case 'i':
+  case 'I':
+  case 'U':
+  case 'f':
+    break;
+  case 's':
+    rc = parse_string(p, key);
+    break;
+  case 'y':
+    if (p->fmt[p->i] != '#')
+      return syntax(p->err, at, "%s needs '#' and a length", c);
+    p->i++;
+    break;
+  case 'O':
+    if (p->unpack && o && o->in_set)
+      return syntax(p->err, at,
+                    "%s inside a set: the object would outlive the set's "
+                    "members",
+                    c);
+    break;
+  case '[':
+  case '{':
+  case '<':
+    rc = parse_open(p, c, at);
+    break;
+  default:
+    return syntax(p->err, at, "%s is not a format character", c);
+  }
+  if (rc < 0)
+    return rc;
+  if (o)
+    o->items++;
+  else
+    p->top_items++;
+  return 0;
+}
+
+/* After the last character: everything closed, and one value. */
+static int parse_end(struct parse *p) {
+  if (p->depth) {
+    char buf[8];
+    const struct open *o = innermost(p);
+    return mpconn__fmt_fail(p->err, MPCONN_EFORMAT, p->i, NULL,
+                            "%s at position %zu is not closed",
+                            show(p->fmt[o->pos], buf), o->pos);
+  }
+  if (!p->top_items)
+    return mpconn__fmt_fail(p->err, MPCONN_EFORMAT, p->i, NULL,
+                            "the format describes no value");
+  return 0;
+}
+
 int mpconn__fmt_parse(struct mpconn__fmt *f, const char *fmt, bool unpack,
                       mpconn_error *err) {
-  struct open st[MPCONN_MAX_DEPTH];
-  unsigned depth = 0;
-  uint32_t top_items = 0;
-  size_t i = 0;
-  int rc;
-
   f->fmt = fmt;
   f->box = f->inline_box;
   f->nbox = 0;
   f->cap = sizeof(f->inline_box) / sizeof(f->inline_box[0]);
-
-#define FAIL(pos, msg, c)                                                      \
-  do {                                                                         \
-    mpconn__fmt_free(f);                                                       \
-    return syntax(err, (pos), (msg), (c));                                     \
-  } while (0)
-
-  for (;;) {
-    char c = mpconn__fmt_next(fmt, &i);
-    size_t at = i;
-    if (!c)
-      break;
-    struct open *o = depth ? &st[depth - 1] : NULL;
-    bool key = o && o->close == '}' && o->items % 2 == 0;
-
+  struct parse p = {.f = f, .fmt = fmt, .unpack = unpack, .err = err};
+  int rc = 0;
+  char c;
+  while (rc == 0 && (c = skip_sep(fmt, &p.i)) != 0) {
+    size_t at = p.i;
     switch (c) {
     case ']':
     case '}':
     case '>':
-      if (!o)
-        FAIL(at, "%s closes nothing", c);
-      if (o->close != c)
-        FAIL(at, "%s does not close the container open here", c);
-      if (c == '}' && !key)
-        FAIL(at, "%s ends a map after a key with no value", c);
-      f->box[o->box].n = c == '}' ? o->items / 2 : o->items;
-      depth--;
-      i++;
-      continue;
+      rc = parse_close(&p, c, at);
+      break;
     case '*':
-      if (!unpack)
-        FAIL(at, "%s is only for unpacking", c);
-      if (!o)
-        FAIL(at, "%s must be inside a container", c);
-      if (o->close == '}' && !key)
-        FAIL(at, "%s stands where a map value belongs", c);
-      i++;
-      if (mpconn__fmt_next(fmt, &i) != o->close)
-        FAIL(at, "%s must be the last item of its container", c);
-      f->box[o->box].rest = true;
-      continue;
     case '?':
-      if (!unpack)
-        FAIL(at, "%s is only for unpacking", c);
-      FAIL(at, "%s must follow the 's' of a map key", c);
     case '#':
-      FAIL(at, "%s must follow 's' or 'y'", c);
-    default:
-      break;
-    }
-
-    if (!o && top_items == 1)
-      FAIL(at, "%s starts a second value; a format describes one", c);
-    if (unpack && key && c != 's')
-      FAIL(at, "%s cannot be a map key when unpacking; keys are 's'", c);
-
-    i++;
-    switch (c) {
-    case 'n':
-    case 'b':
-    case 'i':
-    case 'I':
-    case 'U':
-    case 'f':
-      break;
-    case 's':
-      if (fmt[i] == '#') {
-        if (unpack && key)
-          FAIL(i, "%s: a map key is a plain 's' when unpacking", fmt[i]);
-        i++;
-      } else if (fmt[i] == '?') {
-        if (!unpack)
-          FAIL(i, "%s is only for unpacking", '?');
-        if (!key)
-          FAIL(i, "%s must follow the 's' of a map key", '?');
-        i++;
-      }
-      break;
-    case 'y':
-      if (fmt[i] != '#')
-        FAIL(at, "%s needs '#' and a length", c);
-      i++;
-      break;
-    case 'O':
-      if (unpack && o && o->in_set)
-        FAIL(at,
-             "%s inside a set: the object would outlive the set's "
-             "members",
-             c);
-      break;
-    case '[':
-    case '{':
-    case '<':
-      if (depth == MPCONN_MAX_DEPTH)
-        FAIL(at, "%s nests deeper than MPCONN_MAX_DEPTH", c);
-      rc = add_box(f);
-      if (rc < 0) {
-        mpconn__fmt_free(f);
-        return mpconn__fmt_fail(err, rc, at, NULL, "out of memory");
-      }
-      st[depth] = (struct open){
-          .close = c == '['   ? ']'
-                   : c == '{' ? '}'
-                              : '>',
-          .in_set = c == '<' || (o && o->in_set),
-          .box = f->nbox++,
-          .pos = at,
-      };
-      depth++;
+      rc = parse_marker(&p, c, at);
       break;
     default:
-      FAIL(at, "%s is not a format character", c);
+      rc = parse_item(&p, c, at);
+      break;
     }
-    if (o)
-      o->items++;
-    else
-      top_items++;
   }
-
-  if (depth) {
-    char buf[8];
+  if (rc == 0)
+    rc = parse_end(&p);
+  if (rc < 0)
     mpconn__fmt_free(f);
-    return mpconn__fmt_fail(
-        err, MPCONN_EFORMAT, i, NULL, "%s at position %zu is not closed",
-        show(fmt[st[depth - 1].pos], buf), st[depth - 1].pos);
-  }
-  if (!top_items) {
-    mpconn__fmt_free(f);
-    return mpconn__fmt_fail(err, MPCONN_EFORMAT, i, NULL,
-                            "the format describes no value");
-  }
-  return 0;
-#undef FAIL
+  return rc;
 }
 
 /* ------------------------------------------------------------------------ */
-/* Packing                                                                  */
+/* The walk                                                                 */
 /* ------------------------------------------------------------------------ */
 
-struct packf {
-  const char *fmt;
-  size_t pos;
-  const struct mpconn__fmt *f;
-  size_t next_box;
-  va_list ap;
-  mpconn_error *err;
-  struct mpconn__path path;
-};
-
-static int pack_item(struct packf *s, msgpack_packer *pk, msgpack_object *key);
-
-static int pack_fail(struct packf *s, int code, size_t at, const char *what) {
-  char where[sizeof(s->err->path)];
-  if (!s->err)
-    return code;
-  mpconn__path_render(&s->path, where, sizeof(where));
-  return mpconn__fmt_fail(s->err, code, at, where, "%s at %s", what, where);
-}
-
-static int bad_arg(struct packf *s, size_t at, const char *what) {
-  return pack_fail(s, MPCONN_EINVAL, at, what);
-}
-
-static int no_memory(struct packf *s, size_t at) {
-  return pack_fail(s, MPCONN_ENOMEM, at, "the packer failed (out of memory)");
-}
-
-/* The items of a container up to its closing character. */
-static int pack_items(struct packf *s, msgpack_packer *pk, char kind,
-                      uint32_t n) {
-  struct mpconn__step *step = &s->path.step[s->path.depth++];
-  for (uint32_t i = 0; i < n; i++) {
-    int rc;
-    step->index = i;
-    if (kind == '{') {
-      step->kind = 'k';
-      step->key.type = MSGPACK_OBJECT_EXT; /* prints as [?] */
-      rc = pack_item(s, pk, &step->key);
-      if (rc < 0)
-        return rc;
-      step->kind = '{';
-    } else {
-      step->kind = kind;
-    }
-    rc = pack_item(s, pk, NULL);
-    if (rc < 0)
-      return rc;
-  }
-  s->path.depth--;
-  mpconn__fmt_next(s->fmt, &s->pos);
-  s->pos++; /* the closing character */
-  return 0;
-}
-
-/* The members of a set, for mpconn_pack_set_with(). */
-struct set_members {
-  struct packf *s;
-  uint32_t n;
-  int rc; /* of the members themselves */
-};
-
-static int pack_members(msgpack_packer *pk, void *arg) {
-  struct set_members *m = arg;
-  return m->rc = pack_items(m->s, pk, '<', m->n);
-}
-
-static int pack_set(struct packf *s, msgpack_packer *pk, size_t at,
-                    uint32_t n) {
-  struct set_members m = {s, n, 0};
-  int rc = mpconn_pack_set_with(pk, n, pack_members, &m);
-  if (rc == 0 || m.rc < 0) /* the members' failures are reported already */
-    return rc;
-  if (rc == MPCONN_ETOOBIG)
-    return bad_arg(s, at, "a set larger than 4 GiB");
-  return no_memory(s, at); /* the members' buffer or @pk could not grow */
-}
-
-/*
- * Pack the item at s->pos.  When @key is not NULL the item is a map key,
- * and scalars are recorded there for error paths.
- */
-static int pack_item(struct packf *s, msgpack_packer *pk, msgpack_object *key) {
-  char c = mpconn__fmt_next(s->fmt, &s->pos);
-  size_t at = s->pos++;
-  msgpack_object k = {.type = MSGPACK_OBJECT_EXT};
-  int w;
-
-  switch (c) {
-  case 'n':
-    w = msgpack_pack_nil(pk);
-    k.type = MSGPACK_OBJECT_NIL;
-    break;
-  case 'b': {
-    bool v = va_arg(s->ap, int) != 0;
-    w = v ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-    k.type = MSGPACK_OBJECT_BOOLEAN;
-    k.via.boolean = v;
-    break;
-  }
-  case 'i':
-  case 'I': {
-    int64_t v = c == 'i' ? va_arg(s->ap, int) : va_arg(s->ap, int64_t);
-    w = msgpack_pack_int64(pk, v);
-    k.type = v < 0 ? MSGPACK_OBJECT_NEGATIVE_INTEGER
-                   : MSGPACK_OBJECT_POSITIVE_INTEGER;
-    k.via.i64 = v;
-    break;
-  }
-  case 'U': {
-    uint64_t v = va_arg(s->ap, uint64_t);
-    w = msgpack_pack_uint64(pk, v);
-    k.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-    k.via.u64 = v;
-    break;
-  }
-  case 'f':
-    w = msgpack_pack_double(pk, va_arg(s->ap, double));
-    break;
-  case 's':
-  case 'y': {
-    const char *p = va_arg(s->ap, const char *);
-    size_t len;
-    if (s->fmt[s->pos] == '#') {
-      s->pos++;
-      len = va_arg(s->ap, size_t);
-      if (!p && len)
-        return bad_arg(s, at, "a NULL pointer with a length");
-    } else {
-      if (!p)
-        return bad_arg(s, at, "a NULL string");
-      len = strlen(p);
-    }
-    if (len > UINT32_MAX)
-      return bad_arg(s, at, "a string longer than 4 GiB");
-    if (c == 's') {
-      w = msgpack_pack_str(pk, len) || msgpack_pack_str_body(pk, p, len);
-      k.type = MSGPACK_OBJECT_STR;
-      k.via.str.ptr = p;
-      k.via.str.size = (uint32_t)len;
-    } else {
-      w = msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, p, len);
-    }
-    break;
-  }
-  case 'O': {
-    const msgpack_object *o = va_arg(s->ap, const msgpack_object *);
-    if (!o)
-      return bad_arg(s, at, "a NULL object");
-    w = msgpack_pack_object(pk, *o);
-    k = *o;
-    break;
-  }
-  case '[':
-  case '{': {
-    uint32_t n = s->f->box[s->next_box++].n;
-    w = c == '[' ? msgpack_pack_array(pk, n) : msgpack_pack_map(pk, n);
-    if (w)
-      return no_memory(s, at);
-    return pack_items(s, pk, c, n);
-  }
-  default: /* '<', the only one the syntax pass leaves */
-    return pack_set(s, pk, at, s->f->box[s->next_box++].n);
-  }
-  if (w)
-    return no_memory(s, at);
-  if (key)
-    *key = k;
-  return 0;
-}
-
-int mpconn_vpackf(msgpack_packer *pk, mpconn_error *err, const char *fmt,
-                  va_list ap) {
-  if (!pk || !fmt)
-    return mpconn__fmt_fail(err, MPCONN_EINVAL, 0, NULL,
-                            "no packer or no format");
-  struct mpconn__fmt f;
-  int rc = mpconn__fmt_parse(&f, fmt, false, err);
+int mpconn__walk_start(struct mpconn__walk *w, const char *fmt, bool unpack,
+                       mpconn_error *err, va_list ap) {
+  int rc = mpconn__fmt_parse(&w->f, fmt, unpack, err);
   if (rc < 0)
     return rc;
-  struct packf s = {.fmt = fmt, .f = &f, .err = err};
-  va_copy(s.ap, ap);
-  rc = pack_item(&s, pk, NULL);
-  va_end(s.ap);
-  mpconn__fmt_free(&f);
-  return rc;
+  w->fmt = fmt;
+  w->pos = 0;
+  w->next_box = 0;
+  w->err = err;
+  w->path.depth = 0;
+  w->where[0] = '\0';
+  va_copy(w->ap, ap);
+  return 0;
 }
 
-int mpconn_packf(msgpack_packer *pk, mpconn_error *err, const char *fmt, ...) {
+void mpconn__walk_end(struct mpconn__walk *w) {
+  va_end(w->ap);
+  mpconn__fmt_free(&w->f);
+}
+
+char mpconn__walk_next(struct mpconn__walk *w, size_t *at) {
+  char c = skip_sep(w->fmt, &w->pos);
+  *at = w->pos;
+  if (c)
+    w->pos++;
+  return c;
+}
+
+size_t mpconn__walk_here(struct mpconn__walk *w) {
+  skip_sep(w->fmt, &w->pos);
+  return w->pos;
+}
+
+bool mpconn__walk_accept(struct mpconn__walk *w, char c) {
+  if (w->fmt[w->pos] != c)
+    return false;
+  w->pos++;
+  return true;
+}
+
+const struct mpconn__box *mpconn__walk_box(struct mpconn__walk *w) {
+  return &w->f.box[w->next_box++];
+}
+
+void mpconn__walk_close(struct mpconn__walk *w) {
+  skip_sep(w->fmt, &w->pos);
+  w->pos++;
+}
+
+struct mpconn__step *mpconn__walk_push(struct mpconn__walk *w, char kind) {
+  struct mpconn__step *step = &w->path.step[w->path.depth++];
+  step->kind = kind;
+  step->index = 0;
+  return step;
+}
+
+void mpconn__walk_pop(struct mpconn__walk *w) { w->path.depth--; }
+
+const char *mpconn__walk_path(struct mpconn__walk *w) {
+  mpconn__path_render(&w->path, w->where, sizeof(w->where));
+  return w->where;
+}
+
+int mpconn__walk_fail(struct mpconn__walk *w, int code, size_t at,
+                      const char *msg, ...) {
   va_list ap;
-  va_start(ap, fmt);
-  int rc = mpconn_vpackf(pk, err, fmt, ap);
+  va_start(ap, msg);
+  vfail(w->err, code, at, w->where, msg, ap);
   va_end(ap);
-  return rc;
+  return code;
 }

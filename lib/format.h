@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
+
 #include "mpconn.h"
 
+/* What the syntax pass counts of each container. */
 struct mpconn__box {
   uint32_t n; /* items of an array or set, pairs of a map; '*' not counted */
   bool rest;  /* the container ends with '*' */
@@ -26,8 +29,6 @@ struct mpconn__fmt {
 int mpconn__fmt_parse(struct mpconn__fmt *f, const char *fmt, bool unpack,
                       mpconn_error *err);
 void mpconn__fmt_free(struct mpconn__fmt *f);
-/* Skip separators; the character at *pos afterwards, 0 at the end. */
-char mpconn__fmt_next(const char *fmt, size_t *pos);
 
 /* Where in a value the walk is: one step per open container. */
 struct mpconn__step {
@@ -39,6 +40,8 @@ struct mpconn__path {
   unsigned depth;
   struct mpconn__step step[MPCONN_MAX_DEPTH];
 };
+/* "$", then "[1]" per array item, "<1>" per set member, ".key" or
+ * "["key"]" per map value; cut short with "..." to fit @size. */
 void mpconn__path_render(const struct mpconn__path *p, char *out,
                          size_t size);
 /* Fill @err (may be NULL): code, position, @path (a rendered path, or
@@ -47,5 +50,49 @@ void mpconn__path_render(const struct mpconn__path *p, char *out,
 int mpconn__fmt_fail(mpconn_error *err, int code, size_t pos,
                      const char *path, const char *msg, ...)
     __attribute__((format(printf, 5, 6)));
+
+/*
+ * A walk over a checked format and its arguments, in step with the value
+ * being packed (packf.c) or taken apart (unpackf.c): where in the format,
+ * which container's counts come next, the arguments, and where in the
+ * value, for errors.
+ */
+struct mpconn__walk {
+  const char *fmt;
+  size_t pos; /* the next character of fmt */
+  struct mpconn__fmt f;
+  size_t next_box;
+  va_list ap;
+  mpconn_error *err;
+  struct mpconn__path path;
+  char where[sizeof(((mpconn_error *)0)->path)]; /* the path, rendered */
+};
+
+/* Check @fmt and start a walk over it with the arguments @ap: 0, or as
+ * mpconn__fmt_parse().  After 0, end it with mpconn__walk_end(). */
+int mpconn__walk_start(struct mpconn__walk *w, const char *fmt, bool unpack,
+                       mpconn_error *err, va_list ap);
+void mpconn__walk_end(struct mpconn__walk *w);
+/* The next format character, separators skipped; *@at receives its
+ * position, and the walk moves past it.  0 at the end. */
+char mpconn__walk_next(struct mpconn__walk *w, size_t *at);
+/* Skip separators: the position of the next format character. */
+size_t mpconn__walk_here(struct mpconn__walk *w);
+/* Whether the character at the walk's position is @c; if so, step past. */
+bool mpconn__walk_accept(struct mpconn__walk *w, char c);
+/* The counts of the next container to open. */
+const struct mpconn__box *mpconn__walk_box(struct mpconn__walk *w);
+/* Step past a container's closing character (or its '*'). */
+void mpconn__walk_close(struct mpconn__walk *w);
+/* Open a level of the path, of @kind; returns its step. */
+struct mpconn__step *mpconn__walk_push(struct mpconn__walk *w, char kind);
+void mpconn__walk_pop(struct mpconn__walk *w);
+/* The current path, rendered into w->where, for an error message. */
+const char *mpconn__walk_path(struct mpconn__walk *w);
+/* Fail at format position @at with the path last rendered by
+ * mpconn__walk_path(): fills the caller's error, returns @code. */
+int mpconn__walk_fail(struct mpconn__walk *w, int code, size_t at,
+                      const char *msg, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -13,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct unpackf {
-  const char *fmt;
-  size_t pos;
-  const struct mpconn__fmt *f;
-  size_t next_box;
-  va_list ap;
-  mpconn_error *err;
-  struct mpconn__path path;
-};
-
 /* Bits for which entries of a map the format matched; most maps fit. */
 #define SEEN_INLINE 512
 
@@ -80,77 +70,57 @@ static const char *expected_name(char c) {
   }
 }
 
-/* The current path, rendered for a message; the buffer is the caller's. */
-static const char *where(const struct unpackf *s, char *buf) {
-  mpconn__path_render(&s->path, buf, sizeof(s->err->path));
-  return buf;
-}
-
-#define PATH_BUF(name) char name[sizeof(((mpconn_error *)0)->path)]
-
-static int mismatch(struct unpackf *s, size_t at, char c,
+static int mismatch(struct mpconn__walk *s, size_t at, char c,
                     const msgpack_object *v) {
-  PATH_BUF(w);
-  return mpconn__fmt_fail(s->err, MPCONN_EUNPACK, at, where(s, w),
-                          "expected %s at %s, got %s", expected_name(c), w,
-                          type_name(v));
+  return mpconn__walk_fail(s, MPCONN_EUNPACK, at, "expected %s at %s, got %s",
+                           expected_name(c), mpconn__walk_path(s),
+                           type_name(v));
 }
 
-static int out_of_range(struct unpackf *s, size_t at, char c,
+static int out_of_range(struct mpconn__walk *s, size_t at, char c,
                         const msgpack_object *v) {
-  PATH_BUF(w);
   char num[24];
   if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
     snprintf(num, sizeof(num), "%llu", (unsigned long long)v->via.u64);
   else
     snprintf(num, sizeof(num), "%lld", (long long)v->via.i64);
-  return mpconn__fmt_fail(s->err, MPCONN_EUNPACK, at, where(s, w),
-                          "expected %s at %s, got %s (out of range)",
-                          expected_name(c), w, num);
+  return mpconn__walk_fail(s, MPCONN_EUNPACK, at,
+                           "expected %s at %s, got %s (out of range)",
+                           expected_name(c), mpconn__walk_path(s), num);
 }
 
-static int null_arg(struct unpackf *s, size_t at) {
-  PATH_BUF(w);
-  return mpconn__fmt_fail(s->err, MPCONN_EINVAL, at, where(s, w),
-                          "a NULL pointer argument for %s", w);
+static int null_arg(struct mpconn__walk *s, size_t at) {
+  return mpconn__walk_fail(s, MPCONN_EINVAL, at,
+                           "a NULL pointer argument for %s",
+                           mpconn__walk_path(s));
 }
 
-static int unpack_item(struct unpackf *s, const msgpack_object *v);
-
-/* Skip separators and one character: a '*' or a closing bracket. */
-static void step_over(struct unpackf *s) {
-  mpconn__fmt_next(s->fmt, &s->pos);
-  s->pos++;
-}
+static int unpack_item(struct mpconn__walk *s, const msgpack_object *v);
 
 /* Items of an array or a set, by position.  @a is NULL when skipping. */
-static int unpack_items(struct unpackf *s, char kind, size_t at,
+static int unpack_items(struct mpconn__walk *s, char kind, size_t at,
                         const struct mpconn__box *box,
                         const msgpack_object_array *a) {
-  if (a && (box->rest ? a->size < box->n : a->size != box->n)) {
-    PATH_BUF(w);
-    return mpconn__fmt_fail(s->err, MPCONN_EUNPACK, at, where(s, w),
-                            "expected %s of %s%u at %s, got %s of %u",
-                            expected_name(kind), box->rest ? "at least " : "",
-                            (unsigned)box->n, w, expected_name(kind),
-                            (unsigned)a->size);
-  }
-  struct mpconn__step *step = &s->path.step[s->path.depth++];
-  step->kind = kind;
+  if (a && (box->rest ? a->size < box->n : a->size != box->n))
+    return mpconn__walk_fail(
+        s, MPCONN_EUNPACK, at, "expected %s of %s%u at %s, got %s of %u",
+        expected_name(kind), box->rest ? "at least " : "", (unsigned)box->n,
+        mpconn__walk_path(s), expected_name(kind), (unsigned)a->size);
+  struct mpconn__step *step = mpconn__walk_push(s, kind);
   for (uint32_t i = 0; i < box->n; i++) {
     step->index = i;
     int rc = unpack_item(s, a ? &a->ptr[i] : NULL);
     if (rc < 0)
       return rc;
   }
-  s->path.depth--;
+  mpconn__walk_pop(s);
   if (box->rest)
-    step_over(s);
-  step_over(s);
+    mpconn__walk_close(s); /* the '*' */
+  mpconn__walk_close(s);
   return 0;
 }
 
-static int unpack_set(struct unpackf *s, size_t at,
+static int unpack_set(struct mpconn__walk *s, size_t at,
                       const struct mpconn__box *box, const msgpack_object *v) {
   if (!v)
     return unpack_items(s, '<', at, box, NULL);
@@ -167,13 +137,11 @@ static int unpack_set(struct unpackf *s, size_t at,
   msgpack_zone zone;
   if (!rc && !msgpack_zone_init(&zone, need ? need : 1))
     rc = MPCONN_ENOMEM;
-  if (rc < 0) {
-    PATH_BUF(w);
-    return mpconn__fmt_fail(s->err, rc, at, where(s, w), "%s at %s (%s)",
-                            rc == MPCONN_ENOMEM ? "out of memory"
-                                                : "malformed set",
-                            w, mpconn_err_name(rc));
-  }
+  if (rc < 0)
+    return mpconn__walk_fail(
+        s, rc, at, "%s at %s (%s)",
+        rc == MPCONN_ENOMEM ? "out of memory" : "malformed set",
+        mpconn__walk_path(s), mpconn_err_name(rc));
   msgpack_object_array members;
   rc = mpconn_set_unpack(v, &zone, &members);
   if (rc == 0)
@@ -200,7 +168,7 @@ static const msgpack_object *find_key(const msgpack_object_map *m,
 }
 
 /* Pairs of "s:v" or "s?:v", looked up by key; then '*' or strictness. */
-static int unpack_map(struct unpackf *s, size_t at,
+static int unpack_map(struct mpconn__walk *s, size_t at,
                       const struct mpconn__box *box, const msgpack_object *v) {
   const msgpack_object_map *m = NULL;
   if (v) {
@@ -217,18 +185,15 @@ static int unpack_map(struct unpackf *s, size_t at,
     if (!seen)
       return mpconn__fmt_fail(s->err, MPCONN_ENOMEM, at, NULL, "out of memory");
   }
-  struct mpconn__step *step = &s->path.step[s->path.depth++];
-  step->kind = '{';
+  struct mpconn__step *step = mpconn__walk_push(s, '{');
   int rc = 0;
   for (uint32_t i = 0; i < box->n && !rc; i++) {
-    mpconn__fmt_next(s->fmt, &s->pos);
-    size_t key_at = s->pos++;
-    bool optional = s->fmt[s->pos] == '?';
-    if (optional)
-      s->pos++;
+    size_t key_at;
+    mpconn__walk_next(s, &key_at);
+    bool optional = mpconn__walk_accept(s, '?');
     const char *key = va_arg(s->ap, const char *);
     if (!key) {
-      s->path.depth--;
+      mpconn__walk_pop(s);
       rc = null_arg(s, key_at);
       break;
     }
@@ -242,24 +207,22 @@ static int unpack_map(struct unpackf *s, size_t at,
     if (m && (val = find_key(m, key, len, &index)) && strict)
       seen[index / 64] |= (uint64_t)1 << (index % 64);
     if (m && !val && !optional) {
-      PATH_BUF(w);
-      rc = mpconn__fmt_fail(s->err, MPCONN_EUNPACK, key_at, where(s, w),
-                            "missing key at %s", w);
+      rc = mpconn__walk_fail(s, MPCONN_EUNPACK, key_at, "missing key at %s",
+                             mpconn__walk_path(s));
       break;
     }
     rc = unpack_item(s, val);
   }
   if (!rc && box->rest) {
-    step_over(s);
+    mpconn__walk_close(s); /* the '*' */
   } else if (!rc && strict) {
-    mpconn__fmt_next(s->fmt, &s->pos);
+    size_t close_at = mpconn__walk_here(s);
     for (uint32_t i = 0; i < m->size; i++) {
       if (seen[i / 64] & ((uint64_t)1 << (i % 64)))
         continue;
-      PATH_BUF(w);
       step->key = m->ptr[i].key;
-      rc = mpconn__fmt_fail(s->err, MPCONN_EUNPACK, s->pos, where(s, w),
-                            "unexpected key at %s", w);
+      rc = mpconn__walk_fail(s, MPCONN_EUNPACK, close_at,
+                             "unexpected key at %s", mpconn__walk_path(s));
       break;
     }
   }
@@ -267,14 +230,14 @@ static int unpack_map(struct unpackf *s, size_t at,
     free(seen);
   if (rc < 0)
     return rc;
-  s->path.depth--;
-  step_over(s);
+  mpconn__walk_pop(s);
+  mpconn__walk_close(s);
   return 0;
 }
 
-static int unpack_item(struct unpackf *s, const msgpack_object *v) {
-  char c = mpconn__fmt_next(s->fmt, &s->pos);
-  size_t at = s->pos++;
+static int unpack_item(struct mpconn__walk *s, const msgpack_object *v) {
+  size_t at;
+  char c = mpconn__walk_next(s, &at);
 
 /* Fetch a pointer argument; NULL is a caller's mistake, never a skip. */
 #define TARGET(type, var)                                                      \
@@ -350,8 +313,7 @@ static int unpack_item(struct unpackf *s, const msgpack_object *v) {
   case 'y': {
     msgpack_object_type want =
         c == 's' ? MSGPACK_OBJECT_STR : MSGPACK_OBJECT_BIN;
-    if (s->fmt[s->pos] == '#') {
-      s->pos++;
+    if (mpconn__walk_accept(s, '#')) {
       TARGET(const char **, ptr);
       TARGET(size_t *, len);
       if (!v)
@@ -370,15 +332,15 @@ static int unpack_item(struct unpackf *s, const msgpack_object *v) {
     if (v->type != want)
       return mismatch(s, at, c, v);
     size_t len = v->via.str.size;
-    PATH_BUF(w);
     if (len && memchr(v->via.str.ptr, '\0', len))
-      return mpconn__fmt_fail(s->err, MPCONN_EUNPACK, at, where(s, w),
-                              "str at %s holds a NUL byte; use s#", w);
+      return mpconn__walk_fail(s, MPCONN_EUNPACK, at,
+                               "str at %s holds a NUL byte; use s#",
+                               mpconn__walk_path(s));
     if (len >= size)
-      return mpconn__fmt_fail(
-          s->err, MPCONN_EUNPACK, at, where(s, w),
-          "str at %s needs %zu bytes with its NUL, the buffer has %zu", w,
-          len + 1, size);
+      return mpconn__walk_fail(
+          s, MPCONN_EUNPACK, at,
+          "str at %s needs %zu bytes with its NUL, the buffer has %zu",
+          mpconn__walk_path(s), len + 1, size);
     if (len)
       memcpy(buf, v->via.str.ptr, len);
     buf[len] = '\0';
@@ -391,15 +353,15 @@ static int unpack_item(struct unpackf *s, const msgpack_object *v) {
     return 0;
   }
   case '[': {
-    const struct mpconn__box *box = &s->f->box[s->next_box++];
+    const struct mpconn__box *box = mpconn__walk_box(s);
     if (v && v->type != MSGPACK_OBJECT_ARRAY)
       return mismatch(s, at, c, v);
     return unpack_items(s, '[', at, box, v ? &v->via.array : NULL);
   }
   case '{':
-    return unpack_map(s, at, &s->f->box[s->next_box++], v);
+    return unpack_map(s, at, mpconn__walk_box(s), v);
   default: /* '<', the only one the syntax pass leaves */
-    return unpack_set(s, at, &s->f->box[s->next_box++], v);
+    return unpack_set(s, at, mpconn__walk_box(s), v);
   }
 #undef TARGET
 }
@@ -409,15 +371,12 @@ int mpconn_vunpackf(const msgpack_object *v, mpconn_error *err, const char *fmt,
   if (!v || !fmt)
     return mpconn__fmt_fail(err, MPCONN_EINVAL, 0, NULL,
                             "no value or no format");
-  struct mpconn__fmt f;
-  int rc = mpconn__fmt_parse(&f, fmt, true, err);
+  struct mpconn__walk w;
+  int rc = mpconn__walk_start(&w, fmt, true, err, ap);
   if (rc < 0)
     return rc;
-  struct unpackf s = {.fmt = fmt, .f = &f, .err = err};
-  va_copy(s.ap, ap);
-  rc = unpack_item(&s, v);
-  va_end(s.ap);
-  mpconn__fmt_free(&f);
+  rc = unpack_item(&w, v);
+  mpconn__walk_end(&w);
   return rc;
 }
 
