@@ -199,10 +199,13 @@ static int rx_wait(mpconn *c, size_t limit, enum rx_mode mode,
 
 int mpconn__rx_next(mpconn *c, size_t limit, int timeout_ms,
                     struct mpconn__frame *f) {
-  struct mpconn__timer t = mpconn__timer(timeout_ms);
-  int rc = rx_wait(c, limit, RX_FRAME, &t);
-  if (rc < 0)
-    return rc;
+  /* A frame already buffered: no timer, no loop. */
+  if (rx_step(c, limit, false) <= 0) {
+    struct mpconn__timer t = mpconn__timer(timeout_ms);
+    int rc = rx_wait(c, limit, RX_FRAME, &t);
+    if (rc < 0)
+      return rc;
+  }
   const struct mpconn_rx *rx = &c->rx;
   f->len = (size_t)rx->plen;
   f->hlen = rx->hlen;

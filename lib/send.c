@@ -52,6 +52,18 @@ bool mpconn__wbuf_grow(struct mpconn__wbuf *b, size_t len) {
   return true;
 }
 
+__attribute__((noinline)) int
+mpconn__wbuf_append_slow(struct mpconn__wbuf *b, const void *p,
+                             size_t len) {
+  if (b->oom || !mpconn__wbuf_grow(b, len)) {
+    b->oom = true;
+    return -1;
+  }
+  memcpy(b->p + b->len, p, len);
+  b->len += len;
+  return 0;
+}
+
 void mpconn__wbuf_free(struct mpconn__wbuf *b) {
   if (b->p != b->local)
     free(b->p);

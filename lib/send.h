@@ -34,6 +34,9 @@ struct mpconn__wbuf {
 void mpconn__wbuf_init(struct mpconn__wbuf *b, uint8_t *local, size_t size);
 /* Make room for @len more bytes: false when memory is short. */
 bool mpconn__wbuf_grow(struct mpconn__wbuf *b, size_t len);
+/* mpconn__wbuf_append() when the bytes do not fit: grow, then append. */
+int mpconn__wbuf_append_slow(struct mpconn__wbuf *b, const void *p,
+                             size_t len);
 /* Release the heap memory; @b is empty and in its own storage again. */
 void mpconn__wbuf_free(struct mpconn__wbuf *b);
 /* msgpack-c's write callback for a packer writing into a wbuf (@data). */
@@ -47,13 +50,9 @@ static inline bool mpconn__wbuf_reserve(struct mpconn__wbuf *b, size_t len) {
  * is short (oom is set). */
 static inline int mpconn__wbuf_append(struct mpconn__wbuf *b, const void *p,
                                       size_t len) {
-  if (len > b->cap - b->len) {
-    if (b->oom || !mpconn__wbuf_grow(b, len)) {
-      b->oom = true;
-      return -1;
-    }
-  }
-  if (len)
+  if (__builtin_expect(len > b->cap - b->len, 0))
+    return mpconn__wbuf_append_slow(b, p, len);
+  if (len) /* an empty str or bin: p may be NULL */
     memcpy(b->p + b->len, p, len);
   b->len += len;
   return 0;

@@ -235,16 +235,84 @@ static int unpack_map(struct mpconn__walk *s, size_t at,
   return 0;
 }
 
-static int unpack_item(struct mpconn__walk *s, const msgpack_object *v) {
-  size_t at;
-  char c = mpconn__walk_next(s, &at);
-
 /* Fetch a pointer argument; NULL is a caller's mistake, never a skip. */
 #define TARGET(type, var)                                                      \
   type var = va_arg(s->ap, type);                                              \
   if (!var)                                                                    \
   return null_arg(s, at)
 
+/* 'i', 'I' or 'U', once the target is fetched and @v is not NULL. */
+static int int_range(struct mpconn__walk *s, size_t at, char c,
+                     const msgpack_object *v) {
+  bool pos = v->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+  if (!pos && v->type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+    return mismatch(s, at, c, v);
+  bool fits = c == 'i'   ? (pos ? v->via.u64 <= INT_MAX : v->via.i64 >= INT_MIN)
+              : c == 'I' ? !pos || v->via.u64 <= INT64_MAX
+                         : pos;
+  return fits ? 0 : out_of_range(s, at, c, v);
+}
+
+static int unpack_int(struct mpconn__walk *s, size_t at, char c,
+                      const msgpack_object *v) {
+  int rc;
+  if (c == 'i') {
+    TARGET(int *, out);
+    if (v && (rc = int_range(s, at, c, v)) == 0)
+      *out = (int)v->via.i64;
+  } else if (c == 'I') {
+    TARGET(int64_t *, out);
+    if (v && (rc = int_range(s, at, c, v)) == 0)
+      *out = v->via.i64;
+  } else {
+    TARGET(uint64_t *, out);
+    if (v && (rc = int_range(s, at, c, v)) == 0)
+      *out = v->via.u64;
+  }
+  return v ? rc : 0;
+}
+
+/* 's', 's#' or 'y#'. */
+static int unpack_string(struct mpconn__walk *s, size_t at, char c,
+                         const msgpack_object *v) {
+  msgpack_object_type want = c == 's' ? MSGPACK_OBJECT_STR : MSGPACK_OBJECT_BIN;
+  if (mpconn__walk_accept(s, '#')) {
+    TARGET(const char **, ptr);
+    TARGET(size_t *, len);
+    if (!v)
+      return 0;
+    if (v->type != want)
+      return mismatch(s, at, c, v);
+    /* str and bin share a layout in msgpack-c. */
+    *len = c == 's' ? v->via.str.size : v->via.bin.size;
+    *ptr = *len == 0 ? "" : c == 's' ? v->via.str.ptr : v->via.bin.ptr;
+    return 0;
+  }
+  TARGET(char *, buf);
+  size_t size = va_arg(s->ap, size_t);
+  if (!v)
+    return 0;
+  if (v->type != want)
+    return mismatch(s, at, c, v);
+  size_t len = v->via.str.size;
+  if (len && memchr(v->via.str.ptr, '\0', len))
+    return mpconn__walk_fail(s, MPCONN_EUNPACK, at,
+                             "str at %s holds a NUL byte; use s#",
+                             mpconn__walk_path(s));
+  if (len >= size)
+    return mpconn__walk_fail(
+        s, MPCONN_EUNPACK, at,
+        "str at %s needs %zu bytes with its NUL, the buffer has %zu",
+        mpconn__walk_path(s), len + 1, size);
+  if (len)
+    memcpy(buf, v->via.str.ptr, len);
+  buf[len] = '\0';
+  return 0;
+}
+
+static int unpack_item(struct mpconn__walk *s, const msgpack_object *v) {
+  size_t at;
+  char c = mpconn__walk_next(s, &at);
   switch (c) {
   case 'n':
     if (v && v->type != MSGPACK_OBJECT_NIL)
@@ -259,46 +327,10 @@ static int unpack_item(struct mpconn__walk *s, const msgpack_object *v) {
     *out = v->via.boolean;
     return 0;
   }
-  case 'i': {
-    TARGET(int *, out);
-    if (!v)
-      return 0;
-    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-      if (v->via.u64 > INT_MAX)
-        return out_of_range(s, at, c, v);
-    } else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-      if (v->via.i64 < INT_MIN)
-        return out_of_range(s, at, c, v);
-    } else {
-      return mismatch(s, at, c, v);
-    }
-    *out = (int)v->via.i64;
-    return 0;
-  }
-  case 'I': {
-    TARGET(int64_t *, out);
-    if (!v)
-      return 0;
-    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-      if (v->via.u64 > INT64_MAX)
-        return out_of_range(s, at, c, v);
-    } else if (v->type != MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-      return mismatch(s, at, c, v);
-    }
-    *out = v->via.i64;
-    return 0;
-  }
-  case 'U': {
-    TARGET(uint64_t *, out);
-    if (!v)
-      return 0;
-    if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-      return out_of_range(s, at, c, v);
-    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-      return mismatch(s, at, c, v);
-    *out = v->via.u64;
-    return 0;
-  }
+  case 'i':
+  case 'I':
+  case 'U':
+    return unpack_int(s, at, c, v);
   case 'f': {
     TARGET(double *, out);
     if (!v)
@@ -310,42 +342,8 @@ static int unpack_item(struct mpconn__walk *s, const msgpack_object *v) {
     return 0;
   }
   case 's':
-  case 'y': {
-    msgpack_object_type want =
-        c == 's' ? MSGPACK_OBJECT_STR : MSGPACK_OBJECT_BIN;
-    if (mpconn__walk_accept(s, '#')) {
-      TARGET(const char **, ptr);
-      TARGET(size_t *, len);
-      if (!v)
-        return 0;
-      if (v->type != want)
-        return mismatch(s, at, c, v);
-      /* str and bin share a layout in msgpack-c. */
-      *len = c == 's' ? v->via.str.size : v->via.bin.size;
-      *ptr = *len == 0 ? "" : c == 's' ? v->via.str.ptr : v->via.bin.ptr;
-      return 0;
-    }
-    TARGET(char *, buf);
-    size_t size = va_arg(s->ap, size_t);
-    if (!v)
-      return 0;
-    if (v->type != want)
-      return mismatch(s, at, c, v);
-    size_t len = v->via.str.size;
-    if (len && memchr(v->via.str.ptr, '\0', len))
-      return mpconn__walk_fail(s, MPCONN_EUNPACK, at,
-                               "str at %s holds a NUL byte; use s#",
-                               mpconn__walk_path(s));
-    if (len >= size)
-      return mpconn__walk_fail(
-          s, MPCONN_EUNPACK, at,
-          "str at %s needs %zu bytes with its NUL, the buffer has %zu",
-          mpconn__walk_path(s), len + 1, size);
-    if (len)
-      memcpy(buf, v->via.str.ptr, len);
-    buf[len] = '\0';
-    return 0;
-  }
+  case 'y':
+    return unpack_string(s, at, c, v);
   case 'O': {
     TARGET(msgpack_object *, out);
     if (v)
@@ -363,8 +361,8 @@ static int unpack_item(struct mpconn__walk *s, const msgpack_object *v) {
   default: /* '<', the only one the syntax pass leaves */
     return unpack_set(s, at, mpconn__walk_box(s), v);
   }
-#undef TARGET
 }
+#undef TARGET
 
 int mpconn_vunpackf(const msgpack_object *v, mpconn_error *err, const char *fmt,
                     va_list ap) {
