@@ -7,8 +7,6 @@
 #include "mpconn-private.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,13 +208,7 @@ static bool transient(int err) {
 
 /* Check and authenticate an accepted client; fd is consumed. */
 static int admit(mpconn_listener *l, int fd, mpconn **c) {
-  int rc = 0;
-  if (l->family != AF_UNIX) {
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  } else if (l->same_uid) {
-    rc = mpconn__check_peer_uid(fd);
-  }
+  int rc = mpconn__settle(fd, l->family, l->same_uid);
   if (rc < 0) {
     close(fd);
     return MPCONN_EAUTH;

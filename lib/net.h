@@ -45,11 +45,16 @@ size_t mpconn__hmac(const char *name, size_t namelen, const void *key,
 /* The deadline of a handshake that starts now, from the options. */
 int64_t mpconn__handshake_deadline(const mpconn_net_options *o);
 
-/* client.c — connecting, and the identity of a Unix socket's peer */
+/* socket.c — connecting, settling a connected socket, and the identity
+ * of a Unix socket's peer */
 /* Connect @fd (non-blocking) to @a by @deadline: 0 or a negative code. */
 int mpconn__connect(int fd, const struct mpconn__addr *a, int64_t deadline);
 /* 0 when the peer of Unix socket @fd runs as this process's effective
  * user, MPCONN_EAUTH when not, or -errno. */
 int mpconn__check_peer_uid(int fd);
+/* A connected socket made ready to become a connection: blocking, TCP
+ * without Nagle's delay, and with @same_uid a Unix peer of this user.
+ * 0, MPCONN_EAUTH (another user), or -errno. */
+int mpconn__settle(int fd, int family, bool same_uid);
 
 #endif
