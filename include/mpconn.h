@@ -538,6 +538,17 @@ MPCONN_EXPORT const msgpack_object *mpconn_msg_value(const mpconn_msg *m);
 MPCONN_EXPORT const void *mpconn_msg_data(const mpconn_msg *m, size_t *len);
 
 /**
+ * mpconn_msg_frame_size() - the bytes a message took on the wire.
+ * @m: the message.
+ *
+ * The payload's length plus its header's: 4 bytes, or 12 for the long
+ * form, which a peer may use for any length.  The sum over the messages
+ * received is the offset of the next frame in the stream.
+ * Return: the size; 0 for NULL.
+ */
+MPCONN_EXPORT size_t mpconn_msg_frame_size(const mpconn_msg *m);
+
+/**
  * mpconn_msg_set_members() - the members of a received set.
  * @m: the message holding @set.
  * @set: an ext object of type MPCONN_EXT_SET inside @m's value.

@@ -213,6 +213,10 @@ const void *mpconn_msg_data(const mpconn_msg *m, size_t *len) {
   return m->frame;
 }
 
+size_t mpconn_msg_frame_size(const mpconn_msg *m) {
+  return m ? m->hlen + m->len : 0;
+}
+
 int mpconn_msg_set_members(mpconn_msg *m, const msgpack_object *set,
                            msgpack_object_array *members) {
   if (!m)

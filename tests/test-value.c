@@ -64,6 +64,27 @@ static void test_send_object_round_trip(void **state) {
   mpconn_msg_free(NULL);
 }
 
+/* The size a message took on the wire, with either header form. */
+static void test_frame_size(void **state) {
+  (void)state;
+  int wfd;
+  mpconn *c = raw_reader(&wfd);
+  /* [1, 2]: 4-byte header; the long header for the same 3 bytes; nil. */
+  raw_write(wfd, "\x00\x00\x00\x03\x92\x01\x02", 7);
+  raw_write(wfd, "\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x03\x92\x01\x02",
+            15);
+  raw_write(wfd, "\x00\x00\x00\x01\xc0", 5);
+  size_t want[] = {7, 15, 5};
+  for (int i = 0; i < 3; i++) {
+    mpconn_msg *m = recv_ok(c);
+    assert_int_equal(mpconn_msg_frame_size(m), want[i]);
+    mpconn_msg_free(m);
+  }
+  assert_int_equal(mpconn_msg_frame_size(NULL), 0);
+  close(wfd);
+  mpconn_free(c);
+}
+
 /* Large values take the big-frame path and still decode. */
 static void test_large_value(void **state) {
   mpconn **p = *state;
@@ -280,6 +301,7 @@ int main(void) {
                                       pair_teardown),
       cmocka_unit_test_setup_teardown(test_send_object_round_trip, pair_setup,
                                       pair_teardown),
+      cmocka_unit_test(test_frame_size),
       cmocka_unit_test_setup_teardown(test_large_value, pair_setup,
                                       pair_teardown),
       cmocka_unit_test_setup_teardown(test_pack_state_errors, pair_setup,
