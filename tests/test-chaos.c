@@ -90,17 +90,6 @@ static void crypto_free(void *p, const char *file, int line) {
   free(p);
 }
 
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  assert_non_null(d);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n - 1; /* the directory's own descriptor */
-}
-
 /*
  * Run @body with the 1st, 2nd, ... allocation failing until it completes
  * with none failing, then the same with all of them failing from the nth

@@ -6,31 +6,8 @@
 
 #include "mpconn-private.h"
 
-struct fixture {
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-  mpconn_error err;
-};
-
-static int setup(void **state) {
-  struct fixture *f = calloc(1, sizeof(*f));
-  if (!f)
-    return -1;
-  msgpack_sbuffer_init(&f->sb);
-  msgpack_packer_init(&f->pk, &f->sb, msgpack_sbuffer_write);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fixture *f = *state;
-  msgpack_sbuffer_destroy(&f->sb);
-  free(f);
-  return 0;
-}
-
 /* The packer holds exactly these bytes, one whole value; then empty it. */
-static void expect(struct fixture *f, const char *hex) {
+static void expect(struct pack_fixture *f, const char *hex) {
   uint8_t want[512];
   size_t n = unhex(hex, want, sizeof(want));
   if (f->sb.size != n || memcmp(f->sb.data, want, n) != 0) {
@@ -45,7 +22,7 @@ static void expect(struct fixture *f, const char *hex) {
 }
 
 static void test_spec_examples(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(mpconn_packf(&f->pk, NULL, "[s, i, s]", "spam", 42, "eggs"),
                    0);
   expect(f, "93 a4 73 70 61 6d 2a a4 65 67 67 73");
@@ -55,7 +32,7 @@ static void test_spec_examples(void **state) {
 }
 
 static void test_nil_bool(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(mpconn_packf(&f->pk, NULL, "n"), 0);
   expect(f, "c0");
   assert_int_equal(mpconn_packf(&f->pk, NULL, "[b b b]", 1, 0, 7), 0);
@@ -63,7 +40,7 @@ static void test_nil_bool(void **state) {
 }
 
 static void test_int_boundaries(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   static const struct {
     int v;
     const char *hex;
@@ -92,7 +69,7 @@ static void test_int_boundaries(void **state) {
 }
 
 static void test_int64_uint64(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(mpconn_packf(&f->pk, NULL, "I", INT64_MIN), 0);
   expect(f, "d3 80 00 00 00 00 00 00 00");
   assert_int_equal(mpconn_packf(&f->pk, NULL, "I", INT64_MAX), 0);
@@ -110,13 +87,13 @@ static void test_int64_uint64(void **state) {
 }
 
 static void test_double(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(mpconn_packf(&f->pk, NULL, "[f f]", 1.5, -0.0), 0);
   expect(f, "92 cb 3f f8 00 00 00 00 00 00 cb 80 00 00 00 00 00 00 00");
 }
 
 static void test_strings_and_bytes(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(mpconn_packf(&f->pk, NULL, "s", ""), 0);
   expect(f, "a0");
   assert_int_equal(mpconn_packf(&f->pk, NULL, "s#", "a\0b", (size_t)3), 0);
@@ -135,7 +112,7 @@ static void test_strings_and_bytes(void **state) {
 }
 
 static void test_object(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   msgpack_object items[2] = {{.type = MSGPACK_OBJECT_NIL},
                              {.type = MSGPACK_OBJECT_STR}};
   items[1].via.str.ptr = "x";
@@ -151,7 +128,7 @@ static void test_object(void **state) {
 }
 
 static void test_containers(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(mpconn_packf(&f->pk, NULL, "[]"), 0);
   expect(f, "90");
   assert_int_equal(mpconn_packf(&f->pk, NULL, "{}"), 0);
@@ -173,7 +150,7 @@ static void test_containers(void **state) {
 
 /* Sixteen items need array 16; more containers than fit inline. */
 static void test_many_containers(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   char fmt[128] = "[";
   for (int i = 0; i < 40; i++)
     strcat(fmt, "[]");
@@ -186,7 +163,7 @@ static void test_many_containers(void **state) {
 }
 
 static void test_deepest(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   char fmt[2 * MPCONN_MAX_DEPTH + 2] = "";
   memset(fmt, '[', MPCONN_MAX_DEPTH);
   fmt[MPCONN_MAX_DEPTH] = 'n';
@@ -200,7 +177,7 @@ static void test_deepest(void **state) {
 }
 
 static void test_sets(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(
       mpconn_packf(&f->pk, NULL, "<s s s s>", "aa", "mm", "pp", "ss"), 0);
   expect(f, "c7 0d 53 94 a2 61 61 a2 6d 6d a2 70 70 a2 73 73");
@@ -219,7 +196,7 @@ struct format_case {
 };
 
 static void test_bad_formats(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   static const struct format_case cases[] = {
       {"[s, i", 5},     /* not closed: reported at the end */
       {"{s:[", 4},      /* the same, nested */
@@ -259,7 +236,7 @@ static void test_bad_formats(void **state) {
 }
 
 static void test_bad_format_texts(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(mpconn_packf(&f->pk, &f->err, "[s}", "x"), MPCONN_EFORMAT);
   assert_string_equal(
       f->err.text,
@@ -278,7 +255,7 @@ static void test_bad_format_texts(void **state) {
 
 /* Nesting deeper than a receiver accepts is refused at the bracket. */
 static void test_too_deep_format(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   char fmt[2 * MPCONN_MAX_DEPTH + 4] = "";
   memset(fmt, '{', MPCONN_MAX_DEPTH + 1);
   assert_int_equal(mpconn_packf(&f->pk, &f->err, fmt), MPCONN_EFORMAT);
@@ -286,7 +263,7 @@ static void test_too_deep_format(void **state) {
 }
 
 static void test_null_arguments(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(
       mpconn_packf(&f->pk, &f->err, "[i, {s:s}]", 1, "k", (char *)NULL),
       MPCONN_EINVAL);
@@ -321,7 +298,7 @@ static void test_null_arguments(void **state) {
 
 /* Keys that are not identifiers, and keys that are not strings. */
 static void test_error_paths(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(
       mpconn_packf(&f->pk, &f->err, "{s:{s:s}}", "a b", "c\"d", (char *)NULL),
       MPCONN_EINVAL);
@@ -346,7 +323,7 @@ static void test_error_paths(void **state) {
 
 /* On success the error struct is not written. */
 static void test_success_leaves_err(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   f->err.code = 12345;
   assert_int_equal(mpconn_packf(&f->pk, &f->err, "i", 1), 0);
   assert_int_equal(f->err.code, 12345);
@@ -360,7 +337,7 @@ static int failing_write(void *data, const char *buf, size_t len) {
 }
 
 static void test_packer_failure(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   msgpack_packer broken;
   msgpack_packer_init(&broken, NULL, failing_write);
   assert_int_equal(mpconn_packf(&broken, &f->err, "[i]", 1), MPCONN_ENOMEM);
@@ -378,7 +355,7 @@ static int vpackf_wrapper(msgpack_packer *pk, const char *fmt, ...) {
 }
 
 static void test_vpackf(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(
       vpackf_wrapper(&f->pk, "[s#, U]", "abc", (size_t)2, (uint64_t)1), 0);
   expect(f, "92 a2 61 62 01");
@@ -424,7 +401,7 @@ static void test_sendf_wrong_direction(void **state) {
 }
 
 int main(void) {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, pack_setup, pack_teardown)
   const struct CMUnitTest tests[] = {
       T(test_spec_examples),
       T(test_nil_bool),

@@ -15,17 +15,6 @@
 #include <malloc.h>
 #include <sys/ioctl.h>
 
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  assert_non_null(d);
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n - 1; /* the directory's own descriptor */
-}
-
 /* The writing descriptor of a pair's second end. */
 static int wfd_of(mpconn *c) { return mpconn_fileno(c); }
 

@@ -4,35 +4,7 @@
 
 #include "mpconn-private.h"
 
-struct fixture {
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-  msgpack_zone zone;
-};
-
-static int setup(void **state) {
-  struct fixture *f = calloc(1, sizeof(*f));
-  if (!f)
-    return -1;
-  msgpack_sbuffer_init(&f->sb);
-  msgpack_packer_init(&f->pk, &f->sb, msgpack_sbuffer_write);
-  if (!msgpack_zone_init(&f->zone, MSGPACK_ZONE_CHUNK_SIZE)) {
-    free(f);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fixture *f = *state;
-  msgpack_sbuffer_destroy(&f->sb);
-  msgpack_zone_destroy(&f->zone);
-  free(f);
-  return 0;
-}
-
-static void assert_packed(struct fixture *f, const char *hex) {
+static void assert_packed(struct pack_fixture *f, const char *hex) {
   uint8_t want[256];
   size_t n = unhex(hex, want, sizeof(want));
   assert_int_equal(f->sb.size, n);
@@ -68,7 +40,7 @@ static msgpack_object ext(int8_t type, const char *hex, uint8_t *store) {
 }
 
 static void test_pack_strings(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object m[] = {str("aa"), str("mm"), str("pp"), str("ss")};
   assert_int_equal(mpconn_pack_set(&f->pk, m, 4), 0);
   /* ext 8 of 13 bytes, type 0x53, then [ "aa", "mm", "pp", "ss" ] */
@@ -76,7 +48,7 @@ static void test_pack_strings(void **state) {
 }
 
 static void test_pack_ints(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object m[] = {pos_int(1), pos_int(200), neg_int(-1),
                               pos_int(70000)};
   assert_int_equal(mpconn_pack_set(&f->pk, m, 4), 0);
@@ -85,7 +57,7 @@ static void test_pack_ints(void **state) {
 
 /* Payloads of 1, 2, 4, 8 and 16 bytes take the fixext forms. */
 static void test_pack_fixext(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   assert_int_equal(mpconn_pack_set(&f->pk, NULL, 0), 0);
   const msgpack_object one[] = {pos_int(1)};
   assert_int_equal(mpconn_pack_set(&f->pk, one, 1), 0);
@@ -95,7 +67,7 @@ static void test_pack_fixext(void **state) {
 }
 
 static void test_pack_nested(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   uint8_t store[32];
   const msgpack_object m[] = {ext(MPCONN_EXT_SET, "90", store), pos_int(1)};
   assert_int_equal(mpconn_pack_set(&f->pk, m, 2), 0);
@@ -104,7 +76,7 @@ static void test_pack_nested(void **state) {
 
 /* Past 65535 bytes of members the header is ext 32. */
 static void test_pack_large(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   enum { N = 70000 };
   msgpack_object *m = calloc(N, sizeof(*m));
   assert_non_null(m);
@@ -130,7 +102,7 @@ static void assert_same_members(const msgpack_object_array *got,
 
 /* pack -> validate -> decode the frame -> decode the members. */
 static void test_round_trip(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   uint8_t store[2][32];
   const msgpack_object m[] = {
       str("aa"), pos_int(UINT64_MAX), neg_int(INT64_MIN),
@@ -170,7 +142,7 @@ static void test_round_trip(void **state) {
 }
 
 static void test_unpack_not_a_set(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   uint8_t store[32];
   msgpack_object_array got = {.size = 99};
   msgpack_object o = pos_int(1);
@@ -185,7 +157,7 @@ static void test_unpack_not_a_set(void **state) {
 }
 
 static void test_unpack_bad_payload(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   static const char *const bad[] = {
       "",            /* empty */
       "c0",          /* not an array */
@@ -207,7 +179,7 @@ static void test_unpack_bad_payload(void **state) {
 }
 
 static void test_unpack_too_deep(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   uint8_t payload[MPCONN_MAX_DEPTH + 2];
   memset(payload, 0x91, sizeof(payload));
   payload[sizeof(payload) - 1] = 0x01;
@@ -231,7 +203,7 @@ static int failing_write(void *data, const char *buf, size_t len) {
 }
 
 static void test_pack_errors(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object one[] = {pos_int(1)};
   assert_int_equal(mpconn_pack_set(NULL, one, 1), MPCONN_EINVAL);
   assert_int_equal(mpconn_pack_set(&f->pk, NULL, 1), MPCONN_EINVAL);
@@ -267,7 +239,7 @@ static int pack_long(msgpack_packer *pk, void *arg) {
 }
 
 static void test_pack_with(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   int calls = 0;
   assert_int_equal(mpconn_pack_set_with(&f->pk, 3, pack_three, &calls), 0);
   assert_int_equal(calls, 1);
@@ -303,17 +275,17 @@ static void test_pack_with(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_pack_strings, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pack_ints, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pack_fixext, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pack_nested, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pack_large, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unpack_not_a_set, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unpack_bad_payload, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_unpack_too_deep, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pack_errors, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pack_with, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pack_strings, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_ints, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_fixext, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_nested, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_large, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_round_trip, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_unpack_not_a_set, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_unpack_bad_payload, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_unpack_too_deep, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_errors, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_with, pack_setup, pack_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

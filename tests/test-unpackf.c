@@ -7,34 +7,8 @@
 
 #include "mpconn-private.h"
 
-struct fixture {
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-  msgpack_unpacked u;
-  mpconn_error err;
-};
-
-static int setup(void **state) {
-  struct fixture *f = calloc(1, sizeof(*f));
-  if (!f)
-    return -1;
-  msgpack_sbuffer_init(&f->sb);
-  msgpack_packer_init(&f->pk, &f->sb, msgpack_sbuffer_write);
-  msgpack_unpacked_init(&f->u);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fixture *f = *state;
-  msgpack_unpacked_destroy(&f->u);
-  msgpack_sbuffer_destroy(&f->sb);
-  free(f);
-  return 0;
-}
-
 /* Decode the bytes now in the packer's buffer, as a receiver would. */
-static const msgpack_object *decode(struct fixture *f) {
+static const msgpack_object *decode(struct pack_fixture *f) {
   assert_int_equal(mpconn__validate((const uint8_t *)f->sb.data, f->sb.size),
                    0);
   size_t off = 0;
@@ -44,7 +18,7 @@ static const msgpack_object *decode(struct fixture *f) {
 }
 
 /* A value from hand-written msgpack. */
-static const msgpack_object *hex(struct fixture *f, const char *s) {
+static const msgpack_object *hex(struct pack_fixture *f, const char *s) {
   uint8_t buf[4096];
   size_t n = unhex(s, buf, sizeof(buf));
   msgpack_sbuffer_clear(&f->sb);
@@ -53,7 +27,7 @@ static const msgpack_object *hex(struct fixture *f, const char *s) {
 }
 
 /* A value built with packf. */
-static const msgpack_object *build(struct fixture *f, const char *fmt, ...) {
+static const msgpack_object *build(struct pack_fixture *f, const char *fmt, ...) {
   msgpack_sbuffer_clear(&f->sb);
   va_list ap;
   va_start(ap, fmt);
@@ -63,7 +37,7 @@ static const msgpack_object *build(struct fixture *f, const char *fmt, ...) {
 }
 
 /* The error struct holds exactly this. */
-static void expect_err(struct fixture *f, int rc, int code, size_t position,
+static void expect_err(struct pack_fixture *f, int rc, int code, size_t position,
                        const char *path, const char *text) {
   if (rc != code)
     fail_msg("got %s (%s), want %s", mpconn_err_name(rc), f->err.text,
@@ -76,7 +50,7 @@ static void expect_err(struct fixture *f, int rc, int code, size_t position,
 }
 
 static void test_scalars(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v =
       build(f, "[n, b, b, i, i, i, I, I, U, U, f]", 1, 0, 42, INT_MAX, INT_MIN,
             INT64_MIN, INT64_MAX, UINT64_MAX, (uint64_t)0, 1.5);
@@ -107,14 +81,14 @@ static void test_scalars(void **state) {
 }
 
 static void test_float32(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   double d = 0;
   assert_int_equal(mpconn_unpackf(hex(f, "ca 3f c0 00 00"), NULL, "f", &d), 0);
   assert_true(d == 1.5);
 }
 
 static void test_strings(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v = build(f, "[s, s#, y#, s]", "spam", "a\0b",
                                   (size_t)3, "\x01\x02", (size_t)2, "");
   char buf[5], empty[1] = {'x'};
@@ -135,7 +109,7 @@ static void test_strings(void **state) {
 }
 
 static void test_object(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v = build(f, "[i, {s:n}]", 1, "k");
   msgpack_object o = {.type = MSGPACK_OBJECT_NIL};
   int i = 0;
@@ -147,7 +121,7 @@ static void test_object(void **state) {
 }
 
 static void test_map_any_order(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v =
       build(f, "{s:s, s:i, s:[i, i]}", "name", "bob", "spam", 42, "list", 1, 2);
   int spam = 0, a = 0, b = 0;
@@ -163,7 +137,7 @@ static void test_map_any_order(void **state) {
 }
 
 static void test_optional_keys(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v = build(f, "{s:i, s:s}", "a", 1, "c", "x");
   int a = 0, b = -7, d = -8;
   const char *c = NULL;
@@ -193,7 +167,7 @@ static void test_optional_keys(void **state) {
 }
 
 static void test_star(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v = build(f, "[i, i, i]", 1, 2, 3);
   int a = 0;
   assert_int_equal(mpconn_unpackf(v, &f->err, "[i *]", &a), 0);
@@ -213,7 +187,7 @@ static void test_star(void **state) {
 }
 
 static void test_strict_without_star(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   int a = 0, b = 0;
   const msgpack_object *v = build(f, "[i, i]", 1, 2);
   expect_err(f, mpconn_unpackf(v, &f->err, "[i]", &a), MPCONN_EUNPACK, 0, "$",
@@ -248,7 +222,7 @@ static void test_strict_without_star(void **state) {
 
 /* Maps longer than the inline record of matched entries. */
 static void test_large_map(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   msgpack_sbuffer_clear(&f->sb);
   msgpack_pack_map(&f->pk, 600);
   for (int i = 0; i < 600; i++) {
@@ -268,7 +242,7 @@ static void test_large_map(void **state) {
 }
 
 static void test_mismatches(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   int i = 0;
   int64_t l = 0;
   uint64_t u = 0;
@@ -331,7 +305,7 @@ static void test_mismatches(void **state) {
 }
 
 static void test_string_buffer(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   char buf[4] = "zzz";
   const msgpack_object *v = build(f, "s", "spam");
   expect_err(f, mpconn_unpackf(v, &f->err, "s", buf, sizeof(buf)),
@@ -348,7 +322,7 @@ static void test_string_buffer(void **state) {
 }
 
 static void test_paths(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   int i;
   const msgpack_object *v = build(f, "{s:[s]}", "list", "x");
   expect_err(f, mpconn_unpackf(v, &f->err, "{s:[i]}", "list", &i),
@@ -380,7 +354,7 @@ static void test_paths(void **state) {
 }
 
 static void test_nested(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v = build(f, "{s:[{s:i}, {s:<s, s>}], s:b}", "items",
                                   "id", 7, "tags", "a", "b", "ok", 1);
   int id = 0;
@@ -397,7 +371,7 @@ static void test_nested(void **state) {
 }
 
 static void test_sets(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v = build(f, "<s, <i>, [i]>", "aa", 5, 6);
   const char *p;
   size_t n;
@@ -414,7 +388,7 @@ static void test_sets(void **state) {
 }
 
 static void test_bad_set_payload(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   /* A hand-made object: received values never carry such a set. */
   msgpack_object v = {.type = MSGPACK_OBJECT_EXT};
   v.via.ext.type = MPCONN_EXT_SET;
@@ -440,7 +414,7 @@ struct format_case {
 };
 
 static void test_bad_formats(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   static const struct format_case cases[] = {
       {"[s?]", 2},      /* '?' not after a map key */
       {"{s:s?}", 4},    /* '?' after a value */
@@ -482,7 +456,7 @@ static void test_bad_formats(void **state) {
 }
 
 static void test_null_arguments(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   const msgpack_object *v = build(f, "{s:[i]}", "a", 1);
   expect_err(f, mpconn_unpackf(v, &f->err, "{s:[i]}", "a", (int *)NULL),
              MPCONN_EINVAL, 4, "$.a[0]",
@@ -496,7 +470,7 @@ static void test_null_arguments(void **state) {
 }
 
 static void test_success_leaves_err(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   f->err.code = 12345;
   assert_int_equal(mpconn_unpackf(build(f, "n"), &f->err, "n"), 0);
   assert_int_equal(f->err.code, 12345);
@@ -512,7 +486,7 @@ static int vunpackf_wrapper(const msgpack_object *v, const char *fmt, ...) {
 
 /* Everything packf writes, unpackf reads back with the same format. */
 static void test_round_trip(void **state) {
-  struct fixture *f = *state;
+  struct pack_fixture *f = *state;
   static const char fmt[] =
       "{s:[n b i I U f], s:s, s:s#, s:y#, s:<i s>, s:{s:[]}, s:O}";
   msgpack_object obj = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
@@ -551,7 +525,7 @@ static void test_round_trip(void **state) {
 }
 
 int main(void) {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, pack_setup, pack_teardown)
   const struct CMUnitTest tests[] = {
       T(test_scalars),
       T(test_float32),

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -112,6 +113,56 @@ static inline int pair_teardown(void **state) {
   mpconn_free(pair[0]);
   mpconn_free(pair[1]);
   free(pair);
+  return 0;
+}
+
+/* The descriptors this process has open: equal before and after a call
+ * that must not leak any. */
+static inline int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n - 1; /* the directory's own descriptor */
+}
+
+/*
+ * The fixture of the tests of packing and unpacking: a buffer with a
+ * packer writing into it, a zone and an unpacked value for decoding, and
+ * an error for the format functions.
+ */
+struct pack_fixture {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_zone zone;
+  msgpack_unpacked u;
+  mpconn_error err;
+};
+
+static inline int pack_setup(void **state) {
+  struct pack_fixture *f = calloc(1, sizeof(*f));
+  if (!f)
+    return -1;
+  msgpack_sbuffer_init(&f->sb);
+  msgpack_packer_init(&f->pk, &f->sb, msgpack_sbuffer_write);
+  msgpack_unpacked_init(&f->u);
+  if (!msgpack_zone_init(&f->zone, MSGPACK_ZONE_CHUNK_SIZE)) {
+    free(f);
+    return -1;
+  }
+  *state = f;
+  return 0;
+}
+
+static inline int pack_teardown(void **state) {
+  struct pack_fixture *f = *state;
+  msgpack_unpacked_destroy(&f->u);
+  msgpack_sbuffer_destroy(&f->sb);
+  msgpack_zone_destroy(&f->zone);
+  free(f);
   return 0;
 }
 

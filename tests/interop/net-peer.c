@@ -30,42 +30,12 @@
 
 #include "interop-pattern.h"
 #include "mpconn.h"
-
-/* No step should wait this long; one that does reports it. */
-#define TIMEOUT_MS 30000
+#include "peer-util.h"
 
 static mpconn_listener *listener;
 static mpconn *conn;
 static mpconn_net_options opts;
-static const char *cur_step = "(setup)";
 static size_t nsent, nreceived;
-
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "net-peer: step '%s': ", cur_step);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static const char *code_name(int rc) {
-  return rc < 0 ? mpconn_err_name(rc) : "success";
-}
-
-static void check_ok(int rc, const char *call) {
-  if (rc != 0)
-    die("%s returned %d %s (%s)", call, rc, code_name(rc), mpconn_strerror(rc));
-}
-
-/* name is a code's name without the MPCONN_ prefix. */
-static void check_code(int rc, const char *name, size_t len, const char *call) {
-  const char *got = rc < 0 ? mpconn_err_name(rc) + strlen("MPCONN_") : "";
-  if (rc >= 0 || strlen(got) != len || strncmp(got, name, len) != 0)
-    die("%s returned %d %s, expected MPCONN_%.*s", call, rc, code_name(rc),
-        (int)len, name);
-}
 
 static size_t parse_size(const char *s) {
   char *end;
@@ -101,7 +71,7 @@ static void do_accept(const char *fail) {
   mpconn *c;
   int rc = mpconn_listener_accept(listener, &c, TIMEOUT_MS);
   if (fail) {
-    check_code(rc, fail, strlen(fail), "mpconn_listener_accept");
+    check_code(rc, fail, "mpconn_listener_accept");
     if (c)
       die("a connection came with the failure");
     return;
@@ -114,7 +84,7 @@ static void do_connect(const char *addr, const char *fail, size_t fail_len) {
   mpconn *c;
   int rc = mpconn_client(&c, addr, &opts);
   if (fail) {
-    check_code(rc, fail, fail_len, "mpconn_client");
+    check_code_n(rc, fail, fail_len, "mpconn_client");
     if (c)
       die("a connection came with the failure");
     return;
@@ -153,7 +123,7 @@ static void do_expect(const char *name) {
   int rc = mpconn_recv_bytes(conn, &data, &len, MPCONN_UNLIMITED, TIMEOUT_MS);
   if (rc == 0)
     free(data);
-  check_code(rc, name, strlen(name), "mpconn_recv_bytes");
+  check_code(rc, name, "mpconn_recv_bytes");
 }
 
 static const char *arg_of(const char *step, const char *verb) {
@@ -163,7 +133,7 @@ static const char *arg_of(const char *step, const char *verb) {
 
 static void run_step(const char *step) {
   const char *a;
-  cur_step = step;
+  snprintf(peer_step, sizeof(peer_step), "'%s'", step);
   if ((a = arg_of(step, "listen")))
     do_listen(a);
   else if (strcmp(step, "accept") == 0)
@@ -190,6 +160,7 @@ static void run_step(const char *step) {
 }
 
 int main(int argc, char **argv) {
+  peer_name = "net-peer";
   if (argc < 2) {
     fprintf(stderr, "usage: net-peer KEY|- STEP...\n");
     return 2;

@@ -31,6 +31,7 @@
 
 #include "interop-pattern.h"
 #include "mpconn.h"
+#include "peer-util.h"
 
 /* No step should wait this long; a receive that does reports it. */
 #define TIMEOUT_MS 30000
@@ -40,41 +41,7 @@
 #define GUARD 0xa5
 
 static mpconn *conn;
-static const char *cur_step = "(setup)";
 static size_t nsent, nreceived;
-
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "peer: step '%s': ", cur_step);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static const char *code_name(int rc) {
-  return rc < 0 ? mpconn_err_name(rc) : "success";
-}
-
-static void check_ok(int rc, const char *call) {
-  if (rc != 0)
-    die("%s returned %d %s (%s)", call, rc, code_name(rc), mpconn_strerror(rc));
-}
-
-/* name is a code's name without the MPCONN_ prefix. */
-static void check_code(int rc, const char *name, const char *call) {
-  static const char prefix[] = "MPCONN_";
-  if (rc >= 0 || strcmp(mpconn_err_name(rc) + strlen(prefix), name) != 0)
-    die("%s returned %d %s, expected MPCONN_%s", call, rc, code_name(rc), name);
-}
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p)
-    die("out of memory");
-  return p;
-}
 
 static size_t parse_size(const char *s) {
   char *end;
@@ -161,7 +128,7 @@ static const char *arg_of(const char *step, const char *verb) {
 
 static void run_step(const char *step) {
   const char *arg;
-  cur_step = step;
+  snprintf(peer_step, sizeof(peer_step), "'%s'", step);
   if ((arg = arg_of(step, "send")))
     do_send(parse_size(arg));
   else if ((arg = arg_of(step, "recv")))
@@ -181,6 +148,7 @@ static void run_step(const char *step) {
 }
 
 int main(int argc, char **argv) {
+  peer_name = "peer";
   if (argc < 2) {
     fprintf(stderr, "usage: MPCONN_FD=SPEC %s STEP...\n", argv[0]);
     return 2;

@@ -33,33 +33,10 @@
 #include <string.h>
 
 #include "mpconn.h"
+#include "peer-util.h"
 #include "values-cases.h"
 
-/* No step should wait this long; a receive that does reports it. */
-#define TIMEOUT_MS 30000
-
 static mpconn *conn;
-static const char *cur_step = "(setup)";
-static int cur_index;
-
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "interop-values-peer: step %d '%s': ", cur_index, cur_step);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static const char *code_name(int rc) {
-  return rc < 0 ? mpconn_err_name(rc) : "success";
-}
-
-static void check_ok(int rc, const char *call) {
-  if (rc != 0)
-    die("%s returned %d %s (%s)", call, rc, code_name(rc), mpconn_strerror(rc));
-}
 
 static const struct value_case *find(const char *name) {
   const struct value_case *vc = value_case_find(name);
@@ -381,7 +358,6 @@ static const char *arg_of(const char *step, const char *verb) {
 
 static void run_step(const char *step) {
   const char *arg;
-  cur_step = step;
   if ((arg = arg_of(step, "echo")))
     do_echo(arg);
   else if ((arg = arg_of(step, "send")))
@@ -393,6 +369,7 @@ static void run_step(const char *step) {
 }
 
 int main(int argc, char **argv) {
+  peer_name = "interop-values-peer";
   if (argc < 2) {
     fprintf(stderr,
             "usage: MPCONN_FD=SPEC %s STEP...\n"
@@ -410,7 +387,7 @@ int main(int argc, char **argv) {
     die("MPCONN_FD is not set");
   check_ok(mpconn_from_string(&conn, spec), "mpconn_from_string");
   for (int i = 1; i < argc; i++) {
-    cur_index = i;
+    snprintf(peer_step, sizeof(peer_step), "%d '%s'", i, argv[i]);
     run_step(argv[i]);
   }
   mpconn_free(conn);
