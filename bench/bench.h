@@ -57,6 +57,18 @@ void bench_pack_mixed(msgpack_packer *pk, uint64_t i, const uint8_t *body,
                       size_t size);
 bool bench_check_mixed(const msgpack_object *v, uint64_t i, size_t size);
 
+/* Check a 1 MiB payload's length and two of its bytes; bench_fail() when
+ * they are wrong. */
+void bench_check_bytes(const uint8_t *p, size_t len);
+/*
+ * Check message @i of workload @k received as @len bytes at @p, decoding
+ * it with msgpack-c into @up (1 MiB payloads are bytes, the others values;
+ * @state is the mixed workload's size stream); bench_fail() when wrong.
+ */
+void bench_check_payload(enum bench_kind k, msgpack_unpacked *up,
+                         const uint8_t *p, size_t len, uint64_t i,
+                         uint64_t *state);
+
 /* The payload bytes (msgpack value or raw bytes, without the length
  * headers) that @n messages of workload @k carry one way. */
 uint64_t bench_payload_bytes(enum bench_kind k, uint64_t n);

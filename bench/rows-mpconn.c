@@ -74,12 +74,6 @@ static void sender(void *arg, int index) {
   mpconn_free(a->tx);
 }
 
-static void check_bytes(const uint8_t *p, size_t len) {
-  if (len != BENCH_BIG_SIZE || p[0] != bench_pattern()[0] ||
-      p[len - 1] != bench_pattern()[len - 1])
-    bench_fail("wrong bytes received");
-}
-
 static void receiver(void *arg, int index) {
   (void)index;
   struct mp_arg *a = arg;
@@ -96,7 +90,7 @@ static void receiver(void *arg, int index) {
       size_t len;
       check(mpconn_recv_bytes_into(a->rx, into, BENCH_BIG_SIZE, 0, &len, -1),
             "recv_bytes_into");
-      check_bytes(into, len);
+      bench_check_bytes(into, len);
       continue;
     }
     if (a->kind == BENCH_1MIB && a->variant != BENCH_MPCONN_VALUES) {
@@ -104,7 +98,7 @@ static void receiver(void *arg, int index) {
       size_t len;
       check(mpconn_recv_bytes(a->rx, &data, &len, MPCONN_UNLIMITED, -1),
             "recv_bytes");
-      check_bytes(data, len);
+      bench_check_bytes(data, len);
       free(data);
       continue;
     }
@@ -117,7 +111,7 @@ static void receiver(void *arg, int index) {
     } else if (a->kind == BENCH_1MIB) {
       ok = v->type == MSGPACK_OBJECT_BIN;
       if (ok)
-        check_bytes((const uint8_t *)v->via.bin.ptr, v->via.bin.size);
+        bench_check_bytes((const uint8_t *)v->via.bin.ptr, v->via.bin.size);
     } else {
       ok = bench_check_small(v, i);
     }

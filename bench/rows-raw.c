@@ -73,27 +73,6 @@ static void pack(const struct raw_arg *a, msgpack_packer *pk, uint64_t i,
     bench_pack_small(pk, i);
 }
 
-static void check_value(const struct raw_arg *a, msgpack_unpacked *up,
-                        const uint8_t *p, size_t len, uint64_t i,
-                        uint64_t *state) {
-  if (a->kind == BENCH_1MIB) {
-    if (len != BENCH_BIG_SIZE || p[0] != bench_pattern()[0] ||
-        p[len - 1] != bench_pattern()[len - 1])
-      bench_fail("wrong bytes received");
-    return;
-  }
-  size_t off = 0;
-  if (msgpack_unpack_next(up, (const char *)p, len, &off) !=
-          MSGPACK_UNPACK_SUCCESS ||
-      off != len)
-    bench_fail("message %llu does not unpack", (unsigned long long)i);
-  bool ok = a->kind == BENCH_MIXED
-                ? bench_check_mixed(&up->data, i, bench_mixed_next(state))
-                : bench_check_small(&up->data, i);
-  if (!ok)
-    bench_fail("message %llu is wrong", (unsigned long long)i);
-}
-
 /* ------------------------------------------------------------------------ */
 /* raw                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -151,7 +130,7 @@ static void plain_receiver(void *arg, int index) {
   bench_go();
   for (uint64_t i = 0; i < a->n; i++) {
     read_frame(fd, &b);
-    check_value(a, &up, b.p, b.len, i, &state);
+    bench_check_payload(a->kind, &up, b.p, b.len, i, &state);
   }
   bench_mark_end();
   msgpack_unpacked_destroy(&up);
@@ -180,7 +159,7 @@ static void rt_client(void *arg, int index) {
     put_be32((uint8_t *)sb.data, sb.size - 4);
     bench_write_all(fd, sb.data, sb.size);
     read_frame(fd, &b);
-    check_value(a, &up, b.p, b.len, i, NULL);
+    bench_check_payload(a->kind, &up, b.p, b.len, i, NULL);
   }
   bench_mark_end();
   msgpack_unpacked_destroy(&up);
@@ -343,7 +322,7 @@ static void batch_receiver(void *arg, int index) {
   for (uint64_t i = 0; i < a->n; i++) {
     size_t len;
     const uint8_t *p = next_frame(&c, &len);
-    check_value(a, &up, p, len, i, &state);
+    bench_check_payload(a->kind, &up, p, len, i, &state);
   }
   bench_mark_end();
   msgpack_unpacked_destroy(&up);

@@ -58,24 +58,7 @@ static void zrecv(struct zsock *z, zmq_msg_t *m) {
 
 static void check(const struct zmq_arg *a, msgpack_unpacked *up,
                   zmq_msg_t *m, uint64_t i, uint64_t *state) {
-  const uint8_t *p = zmq_msg_data(m);
-  size_t len = zmq_msg_size(m);
-  if (a->kind == BENCH_1MIB) {
-    if (len != BENCH_BIG_SIZE || p[0] != bench_pattern()[0] ||
-        p[len - 1] != bench_pattern()[len - 1])
-      bench_fail("wrong bytes received");
-    return;
-  }
-  size_t off = 0;
-  if (msgpack_unpack_next(up, (const char *)p, len, &off) !=
-          MSGPACK_UNPACK_SUCCESS ||
-      off != len)
-    bench_fail("message %llu does not unpack", (unsigned long long)i);
-  bool ok = a->kind == BENCH_MIXED
-                ? bench_check_mixed(&up->data, i, bench_mixed_next(state))
-                : bench_check_small(&up->data, i);
-  if (!ok)
-    bench_fail("message %llu is wrong", (unsigned long long)i);
+  bench_check_payload(a->kind, up, zmq_msg_data(m), zmq_msg_size(m), i, state);
 }
 
 static void sender(void *arg, int index) {

@@ -155,3 +155,28 @@ void bench_error(struct bench_result *r, const char *fmt, ...) {
   set_status(r, "error: ", fmt, ap);
   va_end(ap);
 }
+
+void bench_check_bytes(const uint8_t *p, size_t len) {
+  if (len != BENCH_BIG_SIZE || p[0] != bench_pattern()[0] ||
+      p[len - 1] != bench_pattern()[len - 1])
+    bench_fail("wrong bytes received");
+}
+
+void bench_check_payload(enum bench_kind k, msgpack_unpacked *up,
+                         const uint8_t *p, size_t len, uint64_t i,
+                         uint64_t *state) {
+  if (k == BENCH_1MIB) {
+    bench_check_bytes(p, len);
+    return;
+  }
+  size_t off = 0;
+  if (msgpack_unpack_next(up, (const char *)p, len, &off) !=
+          MSGPACK_UNPACK_SUCCESS ||
+      off != len)
+    bench_fail("message %llu does not unpack", (unsigned long long)i);
+  bool ok = k == BENCH_MIXED
+                ? bench_check_mixed(&up->data, i, bench_mixed_next(state))
+                : bench_check_small(&up->data, i);
+  if (!ok)
+    bench_fail("message %llu is wrong", (unsigned long long)i);
+}
