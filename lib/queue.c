@@ -290,11 +290,8 @@ int mpconn_queue_put_bytes(mpconn_queue *q, const void *data, size_t len,
   return put_frame(q, data, len, timeout_ms);
 }
 
-/* Values are packed into a write buffer (send.c) first: on the stack while
- * they fit in this much, on the heap beyond. */
-#define PUT_LOCAL 256
-
-/* Put what was packed into @b, and release @b. */
+/* Put what was packed into @b (values are packed first, on the stack while
+ * they are small), and release @b. */
 static int put_packed(mpconn_queue *q, struct mpconn__wbuf *b, int rc,
                       int timeout_ms) {
   if (rc == 0 && b->oom)
@@ -308,28 +305,23 @@ static int put_packed(mpconn_queue *q, struct mpconn__wbuf *b, int rc,
 int mpconn_queue_put(mpconn_queue *q, const msgpack_object *v, int timeout_ms) {
   if (!q || !v)
     return MPCONN_EINVAL;
-  uint8_t local[PUT_LOCAL];
-  struct mpconn__wbuf b;
-  mpconn__wbuf_init(&b, local, sizeof(local));
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &b, mpconn__wbuf_write);
-  int rc = msgpack_pack_object(&pk, *v) < 0 ? MPCONN_ENOMEM : 0;
-  return put_packed(q, &b, rc, timeout_ms);
+  struct mpconn__packbuf pb;
+  int rc = msgpack_pack_object(mpconn__packbuf_init(&pb), *v) < 0
+               ? MPCONN_ENOMEM
+               : 0;
+  return put_packed(q, &pb.b, rc, timeout_ms);
 }
 
 int mpconn_queue_putf(mpconn_queue *q, int timeout_ms, const char *fmt, ...) {
   if (!q)
     return MPCONN_EINVAL;
-  uint8_t local[PUT_LOCAL];
-  struct mpconn__wbuf b;
-  mpconn__wbuf_init(&b, local, sizeof(local));
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &b, mpconn__wbuf_write);
+  struct mpconn__packbuf pb;
+  msgpack_packer *pk = mpconn__packbuf_init(&pb);
   va_list ap;
   va_start(ap, fmt);
-  int rc = mpconn_vpackf(&pk, NULL, fmt, ap);
+  int rc = mpconn_vpackf(pk, NULL, fmt, ap);
   va_end(ap);
-  return put_packed(q, &b, rc, timeout_ms);
+  return put_packed(q, &pb.b, rc, timeout_ms);
 }
 
 /* ------------------------------------------------------------------------ */

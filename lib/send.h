@@ -58,6 +58,24 @@ static inline int mpconn__wbuf_append(struct mpconn__wbuf *b, const void *p,
   return 0;
 }
 
+/*
+ * A write buffer that starts on the stack, and a packer writing into it:
+ * how values are packed where their length must be known before they are
+ * written (queue items, set members).
+ */
+struct mpconn__packbuf {
+  struct mpconn__wbuf b;
+  msgpack_packer pk;
+  uint8_t local[256];
+};
+
+/* Start @pb empty; its packer.  Release with mpconn__wbuf_free(&pb->b). */
+static inline msgpack_packer *mpconn__packbuf_init(struct mpconn__packbuf *pb) {
+  mpconn__wbuf_init(&pb->b, pb->local, sizeof(pb->local));
+  msgpack_packer_init(&pb->pk, &pb->b, mpconn__wbuf_write);
+  return &pb->pk;
+}
+
 /* Bodies that mpconn_send() writes from where they are. */
 #define MPCONN_TX_BORROW_MAX 8
 

@@ -9,28 +9,23 @@
  */
 #include "mpconn-private.h"
 
-/* The members' buffer starts on the stack. */
-#define SET_LOCAL 256
-
 int mpconn_pack_set_with(msgpack_packer *pk, size_t n,
                          mpconn_pack_fn pack_members, void *arg) {
   if (!pk || !pack_members || n > UINT32_MAX)
     return MPCONN_EINVAL;
-  uint8_t local[SET_LOCAL];
-  struct mpconn__wbuf b;
-  mpconn__wbuf_init(&b, local, sizeof(local));
-  msgpack_packer body;
-  msgpack_packer_init(&body, &b, mpconn__wbuf_write);
-  msgpack_pack_array(&body, n);
-  int rc = b.oom ? MPCONN_ENOMEM : pack_members(&body, arg);
-  if (rc == 0 && b.oom)
+  struct mpconn__packbuf members;
+  msgpack_packer *body = mpconn__packbuf_init(&members);
+  const struct mpconn__wbuf *b = &members.b;
+  msgpack_pack_array(body, n);
+  int rc = b->oom ? MPCONN_ENOMEM : pack_members(body, arg);
+  if (rc == 0 && b->oom)
     rc = MPCONN_ENOMEM;
-  if (rc == 0 && b.len > UINT32_MAX)
+  if (rc == 0 && b->len > UINT32_MAX)
     rc = MPCONN_ETOOBIG;
-  if (rc == 0 && (msgpack_pack_ext(pk, b.len, MPCONN_EXT_SET) ||
-                  msgpack_pack_ext_body(pk, b.p, b.len)))
+  if (rc == 0 && (msgpack_pack_ext(pk, b->len, MPCONN_EXT_SET) ||
+                  msgpack_pack_ext_body(pk, b->p, b->len)))
     rc = MPCONN_EINVAL;
-  mpconn__wbuf_free(&b);
+  mpconn__wbuf_free(&members.b);
   return rc;
 }
 
