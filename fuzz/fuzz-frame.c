@@ -89,13 +89,6 @@ struct model {
   int sticky; /* the error every receive returns from now on */
 };
 
-static uint64_t load_be(const uint8_t *p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; i++)
-    v = v << 8 | p[i];
-  return v;
-}
-
 static bool is_sticky(int rc) {
   return rc == MPCONN_EOF || rc == MPCONN_ETRUNCATED || rc == MPCONN_ETOOBIG ||
          rc == MPCONN_EBADFRAME;
@@ -106,7 +99,8 @@ static bool is_sticky(int rc) {
  * big-endian signed length, or -1 and an 8-byte length; other negative
  * lengths are malformed; the length is checked against the limit as soon
  * as the header is there; end of input at a frame boundary is EOF, inside
- * a frame truncation.  @header_only: stop after the limit check.
+ * a frame truncation.  @header_only: stop after the limit check.  (A
+ * model of its own, apart from frame.c's header decoding, which it checks.)
  */
 static struct outcome predict(const struct model *m, size_t limit,
                               bool header_only) {
@@ -125,7 +119,7 @@ static struct outcome predict(const struct model *m, size_t limit,
     o.rc = MPCONN_ETRUNCATED;
     return o;
   }
-  int32_t v = (int32_t)(uint32_t)load_be(p, 4);
+  int32_t v = (int32_t)(uint32_t)mpconn__load_be(p, 4);
   if (v < -1) {
     o.rc = MPCONN_EBADFRAME;
     return o;
@@ -136,7 +130,7 @@ static struct outcome predict(const struct model *m, size_t limit,
       return o;
     }
     o.hlen = 12;
-    o.plen = load_be(p + 4, 8);
+    o.plen = mpconn__load_be(p + 4, 8);
   } else {
     o.hlen = 4;
     o.plen = (uint64_t)v;
