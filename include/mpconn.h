@@ -97,6 +97,7 @@ extern "C" {
   XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")
 
 typedef enum mpconn_errno {
+  MPCONN_OK = 0, /* success: "MPCONN_OK", "success" */
 #define MPCONN_ERR_ENUM_(name, value, msg) MPCONN_##name = (value),
   MPCONN_ERRNO_MAP(MPCONN_ERR_ENUM_)
 #undef MPCONN_ERR_ENUM_
@@ -104,19 +105,21 @@ typedef enum mpconn_errno {
 
 /**
  * mpconn_strerror() - describe an error code.
- * @code: a negative code returned by this library (or any -errno).
+ * @code: a negative code returned by this library (or any -errno), or 0.
  *
  * Ownership: borrowed; the string is constant and lives forever.
- * Return: a message; "unknown error" for a code nobody defines.
+ * Return: a message; "success" for 0; "unknown error" for a code nobody
+ * defines (any int is accepted, INT_MIN too).
  */
 MPCONN_EXPORT const char *mpconn_strerror(int code);
 
 /**
  * mpconn_err_name() - the symbolic name of an error code.
- * @code: a negative code.
+ * @code: a negative code, or 0.
  *
  * Ownership: borrowed; the string is constant and lives forever.
- * Return: for example "MPCONN_EOF"; "MPCONN_UNKNOWN" for an unlisted code.
+ * Return: for example "MPCONN_EOF"; "MPCONN_OK" for 0; "MPCONN_UNKNOWN"
+ * for an unlisted code.
  */
 MPCONN_EXPORT const char *mpconn_err_name(int code);
 

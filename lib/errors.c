@@ -4,8 +4,14 @@
 
 #include <string.h>
 
+/* errno values are small positive numbers (Linux keeps them below 4096):
+ * only those are looked up, and -code cannot overflow. */
+static bool is_errno(int code) { return code < 0 && code > -4096; }
+
 const char *mpconn_strerror(int code) {
   switch (code) {
+  case MPCONN_OK:
+    return "success";
 #define XX(name, value, msg)                                                   \
   case value:                                                                  \
     return msg;
@@ -15,12 +21,14 @@ const char *mpconn_strerror(int code) {
     break;
   }
   /* Other -errno values: glibc's constant description, never a buffer. */
-  const char *d = code < 0 ? strerrordesc_np(-code) : NULL;
+  const char *d = is_errno(code) ? strerrordesc_np(-code) : NULL;
   return d ? d : "unknown error";
 }
 
 const char *mpconn_err_name(int code) {
   switch (code) {
+  case MPCONN_OK:
+    return "MPCONN_OK";
 #define XX(name, value, msg)                                                   \
   case value:                                                                  \
     return "MPCONN_" #name;

@@ -2,6 +2,8 @@
 /* The error table (lib/errors.c): every code has a name and a message. */
 #include "test-util.h"
 
+#include <limits.h>
+
 struct entry {
   int code;
   const char *name;
@@ -61,6 +63,16 @@ static void test_python_wording(void **state) {
 
 static void test_unknown_and_passthrough(void **state) {
   (void)state;
+  assert_string_equal(mpconn_strerror(0), "success");
+  assert_string_equal(mpconn_err_name(0), "MPCONN_OK");
+  assert_int_equal(MPCONN_OK, 0);
+  /* Any int: -INT_MIN overflows, so it must never be negated (UBSan
+   * checks that in the sanitizer run). */
+  assert_string_equal(mpconn_strerror(INT_MIN), "unknown error");
+  assert_string_equal(mpconn_err_name(INT_MIN), "MPCONN_UNKNOWN");
+  assert_string_equal(mpconn_strerror(INT_MAX), "unknown error");
+  assert_string_equal(mpconn_strerror(-4096), "unknown error");
+  assert_string_equal(mpconn_strerror(-4095 + 94), "unknown error");
   assert_string_equal(mpconn_strerror(-3999), "unknown error");
   assert_string_equal(mpconn_strerror(1), "unknown error");
   assert_string_equal(mpconn_err_name(-3999), "MPCONN_UNKNOWN");
