@@ -53,8 +53,33 @@ enum rx_mode {
 static void drop_big(struct mpconn_rx *rx) {
   free(rx->big);
   rx->big = NULL;
-  rx->big_have = 0;
+  rx->big_have = rx->big_cap = 0;
   rx->have_header = false;
+}
+
+/*
+ * The size a large frame's allocation grows to when @have bytes of it
+ * have arrived and filled it: twice that, at least a chunk, at most the
+ * payload.  A peer that announces a large frame and sends little makes
+ * the receiver hold at most twice what it sent, or one chunk: the
+ * announced length alone allocates nothing.
+ */
+static size_t big_size(const struct mpconn_rx *rx, size_t have) {
+  size_t plen = (size_t)rx->plen;
+  size_t want = have > plen / 2 ? plen : 2 * have;
+  if (want < MPCONN_RX_CHUNK)
+    want = MPCONN_RX_CHUNK;
+  return want < plen ? want : plen;
+}
+
+/* Give the large frame @size bytes, keeping what it holds. */
+static int grow_big(struct mpconn_rx *rx, size_t size) {
+  uint8_t *p = realloc(rx->big, size);
+  if (!p)
+    return MPCONN_ENOMEM;
+  rx->big = p;
+  rx->big_cap = size;
+  return 0;
 }
 
 static int fail(struct mpconn_rx *rx, int err) {
@@ -93,13 +118,13 @@ static int parse_header(struct mpconn_rx *rx) {
 static int start_big(struct mpconn_rx *rx) {
   if (rx->plen > SIZE_MAX)
     return MPCONN_ENOMEM;
-  rx->big = malloc((size_t)rx->plen);
-  if (!rx->big)
-    return MPCONN_ENOMEM;
-  rx->start += rx->hlen;
-  size_t have = rx->end - rx->start;
+  size_t have = rx->end - rx->start - rx->hlen;
   if (have > rx->plen) /* cannot happen: reads stop at the frame */
     have = (size_t)rx->plen;
+  int rc = grow_big(rx, big_size(rx, have));
+  if (rc < 0)
+    return rc;
+  rx->start += rx->hlen;
   memcpy(rx->big, rx->buf + rx->start, have);
   rx->start += have;
   rx->big_have = have;
@@ -138,8 +163,13 @@ static int rx_fill(mpconn *c, int64_t deadline) {
   uint8_t *dst;
   size_t room;
   if (rx->big) {
+    if (rx->big_have == rx->big_cap) {
+      int rc = grow_big(rx, big_size(rx, rx->big_have));
+      if (rc < 0)
+        return rc;
+    }
     dst = rx->big + rx->big_have;
-    room = (size_t)rx->plen - rx->big_have;
+    room = rx->big_cap - rx->big_have;
   } else {
     if (!rx->buf) {
       rx->buf = malloc(MPCONN_RX_CHUNK);
@@ -228,7 +258,7 @@ uint8_t *mpconn__rx_take(mpconn *c, uint8_t *dst) {
   uint8_t *p = rx->big;
   if (p) {
     rx->big = NULL;
-    rx->big_have = 0;
+    rx->big_have = rx->big_cap = 0;
     rx->have_header = false;
     return p;
   }
@@ -268,8 +298,8 @@ static int rx_direct(mpconn *c, uint8_t *dst, struct mpconn__timer *t) {
     }
     if (n == 0)
       return fail(rx, MPCONN_ETRUNCATED);
-    rx->big = malloc(plen);
-    if (!rx->big) /* the partial frame cannot be kept: the stream is lost */
+    if (grow_big(rx, big_size(rx, have)) < 0)
+      /* the partial frame cannot be kept: the stream is lost */
       return fail(rx, MPCONN_ENOMEM);
     memcpy(rx->big, dst, have);
     rx->big_have = have;

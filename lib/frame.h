@@ -41,7 +41,8 @@ int mpconn__header_decode(const uint8_t *p, size_t have, size_t *hlen,
  * are buf[start, end).  Once the header of the next frame is parsed
  * (have_header), hlen and plen describe it.  A frame that fits in the
  * chunk buffer is assembled there; a larger one in its own allocation
- * (big), which a receive hands over without copying.
+ * (big), which grows with the bytes that arrive, up to the announced
+ * length, and which a receive hands over without copying.
  */
 struct mpconn_rx {
   uint8_t *buf;
@@ -50,7 +51,7 @@ struct mpconn_rx {
   size_t hlen;
   uint64_t plen;
   uint8_t *big;
-  size_t big_have;
+  size_t big_have, big_cap;
   int err;     /* sticky error; 0 when none */
   int pending; /* a read error seen while waiting, for the next receive */
 };
