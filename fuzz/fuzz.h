@@ -66,7 +66,8 @@ static inline void fuzz_commit(struct mpconn__src *s) {
 static inline int fuzz_msg(const uint8_t *p, size_t n, bool lend,
                            mpconn_msg **m) {
   struct fuzz_src src = {
-      .s = {.len = n, .hlen = 4, .copy = fuzz_copy, .commit = fuzz_commit},
+      .s = {.len = n, .hlen = 4, .max_tree = SIZE_MAX, .copy = fuzz_copy,
+            .commit = fuzz_commit},
       .p = p,
   };
   if (lend) {

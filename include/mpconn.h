@@ -88,6 +88,7 @@ extern "C" {
   XX(EBADADDR, -4080, "malformed address")                                     \
   XX(EEMPTY, -4079, "queue is empty")                                         \
   XX(EFULL, -4078, "queue is full")                                           \
+  XX(EDECODELIMIT, -4077, "value larger than the decode limit once decoded")  \
   XX(EPIPE, -EPIPE, "broken pipe: the peer has closed its end")                   \
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                             \
   XX(EINVAL, -EINVAL, "invalid argument")                                          \
@@ -263,6 +264,40 @@ MPCONN_EXPORT int mpconn_set_max_size(mpconn *c, size_t max_size);
 
 /** mpconn_get_max_size() - the current receive limit of @c. */
 MPCONN_EXPORT size_t mpconn_get_max_size(const mpconn *c);
+
+/**
+ * Default per-connection decode limit: 384 MiB of msgpack_object tree,
+ * enough for any frame of up to 16 MiB, and for a full 64 MiB frame of
+ * float64s or of 32-bit ints.
+ */
+#define MPCONN_DEFAULT_MAX_DECODED ((size_t)384 * 1024 * 1024)
+
+/**
+ * mpconn_set_max_decoded() - set the decode limit.
+ * @c: the connection.
+ * @max_decoded: the most memory a received value's tree may take, in
+ *               bytes: the msgpack_object tree mpconn_recv() builds, and
+ *               the members of its sets at any depth, which
+ *               mpconn_msg_set_members() decodes on demand; the frame
+ *               itself is not counted.  MPCONN_UNLIMITED for none.
+ *               Default MPCONN_DEFAULT_MAX_DECODED.
+ *
+ * A frame of N bytes decodes to at most 24 * N bytes of tree, so the
+ * receive limit bounds it too; this limit bounds it lower where frames
+ * are large.  Each array item takes 24 bytes (one msgpack_object) and each
+ * map pair 48, so a frame of one-byte items takes 24 times its size: the
+ * default passes any frame of up to 16 MiB, and frames of up to 64 MiB
+ * whose items take 4 bytes or more on average.  With the defaults, one
+ * received value takes at most 64 MiB of frame and 384 MiB of tree.
+ * The tree is counted when the frame is checked, before anything is
+ * allocated for it; a value over the limit is consumed and reported as
+ * MPCONN_EDECODELIMIT, and the connection stays usable.
+ * Return: 0 or MPCONN_ECLOSED.
+ */
+MPCONN_EXPORT int mpconn_set_max_decoded(mpconn *c, size_t max_decoded);
+
+/** mpconn_get_max_decoded() - the current decode limit of @c. */
+MPCONN_EXPORT size_t mpconn_get_max_decoded(const mpconn *c);
 
 /** mpconn_readable() - whether @c can receive (false when closed). */
 MPCONN_EXPORT bool mpconn_readable(const mpconn *c);
@@ -510,14 +545,16 @@ MPCONN_EXPORT int mpconn_pack_set_with(msgpack_packer *pk, size_t n,
  * The frame is checked and decoded in one pass into the tree
  * msgpack_unpack() would build: one object and no trailing bytes, every
  * count and length within the bytes left, nesting at most
- * MPCONN_MAX_DEPTH, every set payload exactly one array.  A frame that
+ * MPCONN_MAX_DEPTH, every set payload exactly one array, and the whole
+ * tree within the decode limit (mpconn_set_max_decoded()).  A frame that
  * fails is consumed and reported; the connection stays usable.
  * Decoding a frame of N bytes takes at most 24 * N + 16 KiB of memory
- * besides the frame.
+ * besides the frame, and no more than the decode limit plus 16 KiB.
  *
  * Ownership: *msg is new; free it with mpconn_msg_free().
  * Return: 0; MPCONN_EBADVALUE, MPCONN_ETOODEEP, MPCONN_EBADSET for a frame
- * that is not one well-formed value; otherwise as mpconn_recv_bytes().
+ * that is not one well-formed value; MPCONN_EDECODELIMIT for one whose
+ * tree passes the decode limit; otherwise as mpconn_recv_bytes().
  */
 MPCONN_EXPORT int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms);
 

@@ -57,6 +57,7 @@ int mpconn_from_fds(mpconn **c, int rfd, int wfd) {
   n->wfd = wfd;
   n->wsock = wfd >= 0 && is_socket(wfd);
   n->max_size = MPCONN_DEFAULT_MAX_SIZE;
+  n->max_decoded = MPCONN_DEFAULT_MAX_DECODED;
   *c = n;
   return 0;
 }
@@ -211,6 +212,19 @@ int mpconn_set_max_size(mpconn *c, size_t max_size) {
 }
 
 size_t mpconn_get_max_size(const mpconn *c) { return c ? c->max_size : 0; }
+
+int mpconn_set_max_decoded(mpconn *c, size_t max_decoded) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  c->max_decoded = max_decoded;
+  return 0;
+}
+
+size_t mpconn_get_max_decoded(const mpconn *c) {
+  return c ? c->max_decoded : 0;
+}
 
 bool mpconn_readable(const mpconn *c) {
   return c && !c->closed && c->rfd >= 0;

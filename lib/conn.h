@@ -15,7 +15,8 @@ struct mpconn {
   int rfd, wfd;
   bool wsock; /* wfd is a socket: send with MSG_NOSIGNAL */
   bool closed;
-  size_t max_size;
+  size_t max_size;    /* the receive limit: of a frame's payload */
+  size_t max_decoded; /* the decode limit: of a value's tree */
   struct mpconn_rx rx;
   struct mpconn_tx tx;
 };

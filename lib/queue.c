@@ -398,8 +398,8 @@ static int oldest(mpconn_queue *q, struct item *it, int timeout_ms) {
     return MPCONN_EBADFRAME;
   }
   *it = (struct item){
-      .s = {.len = (size_t)plen, .hlen = hlen, .copy = item_copy,
-            .commit = item_commit},
+      .s = {.len = (size_t)plen, .hlen = hlen, .max_tree = SIZE_MAX,
+            .copy = item_copy, .commit = item_commit},
       .q = q,
       .st = st,
   };

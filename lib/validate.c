@@ -86,6 +86,9 @@ struct walk {
   unsigned top;   /* entries on the stack */
   unsigned depth; /* arrays, maps and sets open */
   uint64_t zone_used;
+  /* The whole tree, sets' members included (they are decoded on demand,
+   * into the same message), and what it may take. */
+  uint64_t tree, limit;
   msgpack_zone *zone; /* NULL when only checking */
   /* One entry per open container plus one per open set. */
   struct level stack[2 * MPCONN_MAX_DEPTH];
@@ -244,6 +247,9 @@ STEP int container(struct walk *w, msgpack_object *o, uint64_t count,
   size_t bytes = (size_t)count * (map ? MAP_PAIR_BYTES : ARRAY_ITEM_BYTES);
   if (w->sets == w->base_sets)
     w->zone_used += bytes;
+  w->tree += bytes;
+  if (w->tree > w->limit)
+    return MPCONN_EDECODELIMIT;
   msgpack_object *items_at = NULL;
   if (o) {
     o->type = map ? MSGPACK_OBJECT_MAP : MSGPACK_OBJECT_ARRAY;
@@ -363,13 +369,16 @@ STEP int item(struct walk *w, uint8_t b, msgpack_object *o) {
  * from @zone.  Inlined twice, so checking alone pays nothing for it.
  */
 STEP int walk(const uint8_t *p, const uint8_t *end, unsigned sets,
-              size_t *zone_bytes, msgpack_zone *zone, msgpack_object *root) {
+              uint64_t limit, size_t *zone_bytes, msgpack_zone *zone,
+              msgpack_object *root) {
   struct walk w;
   w.p = p;
   w.end = end;
   w.sets = w.base_sets = sets;
   w.top = w.depth = 0;
   w.zone_used = 0;
+  w.tree = 0;
+  w.limit = limit;
   w.zone = zone;
   for (;;) {
     msgpack_object *o = next_slot(&w, root);
@@ -388,12 +397,17 @@ STEP int walk(const uint8_t *p, const uint8_t *end, unsigned sets,
   }
 }
 
-int mpconn__validate_sized(const uint8_t *p, size_t n, size_t *zone_bytes) {
+int mpconn__validate_limited(const uint8_t *p, size_t n, size_t limit,
+                             size_t *zone_bytes) {
   if (!p && n)
     return MPCONN_EINVAL;
   if (n == 0)
     return MPCONN_EBADVALUE;
-  return walk(p, p + n, 0, zone_bytes, NULL, NULL);
+  return walk(p, p + n, 0, limit, zone_bytes, NULL, NULL);
+}
+
+int mpconn__validate_sized(const uint8_t *p, size_t n, size_t *zone_bytes) {
+  return mpconn__validate_limited(p, n, SIZE_MAX, zone_bytes);
 }
 
 int mpconn__validate(const uint8_t *p, size_t n) {
@@ -405,7 +419,7 @@ int mpconn__validate_set(const uint8_t *p, size_t n, size_t *zone_bytes) {
     return MPCONN_EINVAL;
   if (n == 0 || !is_array_header(p[0]))
     return MPCONN_EBADSET;
-  return walk(p, p + n, 1, zone_bytes, NULL, NULL);
+  return walk(p, p + n, 1, UINT64_MAX, zone_bytes, NULL, NULL);
 }
 
 int mpconn__decode(const uint8_t *p, size_t n, msgpack_zone *zone,
@@ -414,7 +428,7 @@ int mpconn__decode(const uint8_t *p, size_t n, msgpack_zone *zone,
     return MPCONN_EINVAL;
   if (n == 0)
     return MPCONN_EBADVALUE;
-  return walk(p, p + n, 0, NULL, zone, out);
+  return walk(p, p + n, 0, UINT64_MAX, NULL, zone, out);
 }
 
 int mpconn__decode_set(const uint8_t *p, size_t n, msgpack_zone *zone,
@@ -423,5 +437,5 @@ int mpconn__decode_set(const uint8_t *p, size_t n, msgpack_zone *zone,
     return MPCONN_EINVAL;
   if (n == 0 || !is_array_header(p[0]))
     return MPCONN_EBADSET;
-  return walk(p, p + n, 1, NULL, zone, out);
+  return walk(p, p + n, 1, UINT64_MAX, NULL, zone, out);
 }

@@ -17,6 +17,12 @@ int mpconn__validate(const uint8_t *p, size_t n);
  * into z decodes in one allocation; msgpack_unpack_next()'s own zone grows
  * in doubling chunks and can take about twice that. */
 int mpconn__validate_sized(const uint8_t *p, size_t n, size_t *zone_bytes);
+/* As mpconn__validate_sized(), also refusing a value whose whole tree,
+ * the members of its sets at any depth included, would take more than
+ * @limit bytes: MPCONN_EDECODELIMIT, found before anything is allocated
+ * (the walk stops there). */
+int mpconn__validate_limited(const uint8_t *p, size_t n, size_t limit,
+                             size_t *zone_bytes);
 /* A set's ext payload: exactly one array and nothing after it.  0,
  * MPCONN_EBADSET or MPCONN_ETOODEEP; *zone_bytes as above. */
 int mpconn__validate_set(const uint8_t *p, size_t n, size_t *zone_bytes);

@@ -92,15 +92,19 @@ static bool msg_room(mpconn_msg *m, size_t len) {
 }
 
 /*
- * Make m's zone hold the tree of the @len-byte payload at @p: as it is when
- * the payload is small enough, else exactly what validation counts.  0, a
- * validation code, or MPCONN_ENOMEM.
+ * Make m's zone hold the tree of the @len-byte payload at @p, a tree of at
+ * most @limit bytes: as it is when the payload is small enough, else
+ * exactly what validation counts.  0, a validation code,
+ * MPCONN_EDECODELIMIT, or MPCONN_ENOMEM.
  */
-static inline __attribute__((always_inline)) int msg_fit(mpconn_msg *m, const uint8_t *p, size_t len) {
-  if (len <= m->zone_size / TREE_BYTES_PER_BYTE)
+static inline __attribute__((always_inline)) int
+msg_fit(mpconn_msg *m, const uint8_t *p, size_t len, size_t limit) {
+  /* A tree takes at most TREE_BYTES_PER_BYTE per payload byte. */
+  if (len <= m->zone_size / TREE_BYTES_PER_BYTE &&
+      len <= limit / TREE_BYTES_PER_BYTE)
     return 0;
   size_t need;
-  int rc = mpconn__validate_sized(p, len, &need);
+  int rc = mpconn__validate_limited(p, len, limit, &need);
   if (rc < 0 || need <= m->zone_size)
     return rc;
   msgpack_zone zone;
@@ -132,7 +136,7 @@ msg_build(mpconn_msg **msg, struct mpconn__src *s,
     copy(s, m->frame);
     p = m->frame;
   }
-  int rc = msg_fit(m, p, s->len);
+  int rc = msg_fit(m, p, s->len, s->max_tree);
   if (rc == MPCONN_ENOMEM) {
     mpconn_msg_free(m); /* a lent payload is not the message's yet */
     return rc;
@@ -193,8 +197,8 @@ int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
   if (rc < 0)
     return rc;
   struct rx_src r = {
-      .s = {.len = f.len, .hlen = f.hlen, .lent = f.own, .copy = rx_copy,
-            .commit = rx_commit},
+      .s = {.len = f.len, .hlen = f.hlen, .max_tree = c->max_decoded,
+            .lent = f.own, .copy = rx_copy, .commit = rx_commit},
       .c = c,
       .payload = f.payload,
   };

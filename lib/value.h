@@ -17,8 +17,9 @@
  * decodes after commit(), so a source may release a lock there.
  */
 struct mpconn__src {
-  size_t len;  /* of the payload */
-  size_t hlen; /* of the header the payload came with */
+  size_t len;      /* of the payload */
+  size_t hlen;     /* of the header the payload came with */
+  size_t max_tree; /* the decode limit: see mpconn_set_max_decoded() */
   /* When not NULL: the payload, in an allocation of the source's that the
    * message takes over at commit(); until then it is only lent. */
   uint8_t *lent;
@@ -32,9 +33,9 @@ struct mpconn__src {
  * mpconn__msg_build() - the one way a message is made from a frame.
  *
  * Return: 0 with *@msg set; MPCONN_ENOMEM before commit() (the source
- * keeps its frame, *@msg is NULL); MPCONN_EBADVALUE, MPCONN_ETOODEEP or
- * MPCONN_EBADSET after commit() (the frame was not one value; it is gone,
- * and *@msg is NULL).
+ * keeps its frame, *@msg is NULL); MPCONN_EBADVALUE, MPCONN_ETOODEEP,
+ * MPCONN_EBADSET or MPCONN_EDECODELIMIT after commit() (the frame was not
+ * one value, or too large a one; it is gone, and *@msg is NULL).
  */
 int mpconn__msg_build(mpconn_msg **msg, struct mpconn__src *s);
 

@@ -7,6 +7,7 @@
  */
 #include "test-util.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -253,6 +254,52 @@ static void test_announced_not_sent(void **state) {
   assert_int_equal(rc, 0);
 }
 
+struct big_send {
+  mpconn *c;
+  uint8_t *payload;
+  size_t len;
+  int rc;
+};
+
+static void *big_sender(void *arg) {
+  struct big_send *b = arg;
+  b->rc = mpconn_send_bytes(b->c, b->payload, b->len);
+  if (b->rc == 0)
+    b->rc = mpconn_send_bytes(b->c, "\x93\x01\x02\x03", 4);
+  return NULL;
+}
+
+/*
+ * A 20 MiB frame of one-byte items (an array of 20 Mi zeros) would decode
+ * to 480 MiB of tree; the default decode limit refuses it while checking,
+ * before anything is allocated for the tree, and the next message is
+ * received as usual.
+ */
+static void test_decode_limit_default(void **state) {
+  (void)state;
+  mpconn *a, *b;
+  assert_int_equal(mpconn_pipe(&a, &b, true), 0);
+  struct big_send s = {.c = a, .len = 5 + ((size_t)20 << 20)};
+  s.payload = calloc(1, s.len);
+  assert_non_null(s.payload);
+  s.payload[0] = 0xdd; /* array 32 of 20 Mi items */
+  s.payload[1] = 0x01; /* 0x01400000 */
+  s.payload[2] = 0x40;
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, big_sender, &s), 0);
+  mpconn_msg *m;
+  assert_int_equal(mpconn_recv(b, &m, 30000), MPCONN_EDECODELIMIT);
+  assert_null(m);
+  assert_int_equal(mpconn_recv(b, &m, 30000), 0);
+  assert_int_equal(mpconn_msg_value(m)->via.array.size, 3);
+  mpconn_msg_free(m);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(s.rc, 0);
+  free(s.payload);
+  mpconn_free(a);
+  mpconn_free(b);
+}
+
 
 /* ------------------------------------------------------------------------ */
 /* Values: a well-framed payload that is not one well-formed value         */
@@ -474,6 +521,7 @@ int main(void) {
       cmocka_unit_test(test_caller_limits),
       cmocka_unit_test(test_unlimited_huge),
       cmocka_unit_test(test_announced_not_sent),
+      cmocka_unit_test(test_decode_limit_default),
       cmocka_unit_test(test_values),
       cmocka_unit_test(test_depth_32_accepted),
       cmocka_unit_test(test_handshake),

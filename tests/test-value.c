@@ -85,6 +85,71 @@ static void test_frame_size(void **state) {
   mpconn_free(c);
 }
 
+/* Send an array of @n small ints (items of one byte each). */
+static void send_ints(mpconn *c, uint32_t n) {
+  msgpack_packer *pk;
+  assert_int_equal(mpconn_pack_begin(c, &pk), 0);
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0; i < n; i++)
+    msgpack_pack_int(pk, (int)(i % 100));
+  assert_int_equal(mpconn_pack_end(c), 0);
+}
+
+/* The decode limit: exact at the boundary, sets' members counted, small
+ * messages too, the connection usable after a refusal. */
+static void test_decode_limit(void **state) {
+  mpconn **p = *state;
+  assert_int_equal(mpconn_get_max_decoded(p[1]), MPCONN_DEFAULT_MAX_DECODED);
+  assert_int_equal(mpconn_set_max_decoded(p[1], 1000), 0);
+  assert_int_equal(mpconn_get_max_decoded(p[1]), 1000);
+  /* An array item is one msgpack_object: 41 take 41 * 24 = 984 bytes;
+   * 42 take 1008. */
+  assert_int_equal(sizeof(msgpack_object), 24);
+  send_ints(p[0], 41);
+  send_ints(p[0], 42);
+  send_ints(p[0], 3);
+  mpconn_msg *m = recv_ok(p[1]);
+  assert_int_equal(mpconn_msg_value(m)->via.array.size, 41);
+  mpconn_msg_free(m);
+  assert_int_equal(mpconn_recv(p[1], &m, 5000), MPCONN_EDECODELIMIT);
+  assert_null(m);
+  m = recv_ok(p[1]);
+  assert_int_equal(mpconn_msg_value(m)->via.array.size, 3);
+  mpconn_msg_free(m);
+
+  /* A set's members count, though they are decoded only on demand: the
+   * top-level tree here is one ext object. */
+  msgpack_object members[50];
+  for (int i = 0; i < 50; i++)
+    members[i] = (msgpack_object){.type = MSGPACK_OBJECT_POSITIVE_INTEGER,
+                                  .via.u64 = (uint64_t)i};
+  msgpack_packer *pk;
+  assert_int_equal(mpconn_pack_begin(p[0], &pk), 0);
+  assert_int_equal(mpconn_pack_set(pk, members, 50), 0);
+  assert_int_equal(mpconn_pack_end(p[0]), 0);
+  assert_int_equal(mpconn_recv(p[1], &m, 5000), MPCONN_EDECODELIMIT);
+
+  /* Small messages are not exempt: 5 items, 120 bytes. */
+  assert_int_equal(mpconn_set_max_decoded(p[1], 100), 0);
+  send_ints(p[0], 5);
+  send_ints(p[0], 4);
+  assert_int_equal(mpconn_recv(p[1], &m, 5000), MPCONN_EDECODELIMIT);
+  m = recv_ok(p[1]);
+  assert_int_equal(mpconn_msg_value(m)->via.array.size, 4);
+  mpconn_msg_free(m);
+
+  assert_int_equal(mpconn_set_max_decoded(p[1], MPCONN_UNLIMITED), 0);
+  send_ints(p[0], 1000);
+  m = recv_ok(p[1]);
+  assert_int_equal(mpconn_msg_value(m)->via.array.size, 1000);
+  mpconn_msg_free(m);
+
+  assert_int_equal(mpconn_set_max_decoded(NULL, 1), MPCONN_EINVAL);
+  assert_int_equal(mpconn_get_max_decoded(NULL), 0);
+  assert_int_equal(mpconn_close(p[1]), 0);
+  assert_int_equal(mpconn_set_max_decoded(p[1], 1), MPCONN_ECLOSED);
+}
+
 /* Large values take the big-frame path and still decode. */
 static void test_large_value(void **state) {
   mpconn **p = *state;
@@ -302,6 +367,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_send_object_round_trip, pair_setup,
                                       pair_teardown),
       cmocka_unit_test(test_frame_size),
+      cmocka_unit_test_setup_teardown(test_decode_limit, pair_setup,
+                                      pair_teardown),
       cmocka_unit_test_setup_teardown(test_large_value, pair_setup,
                                       pair_teardown),
       cmocka_unit_test_setup_teardown(test_pack_state_errors, pair_setup,
