@@ -78,9 +78,10 @@ static bool proc_stat(pid_t pid, char *state, uint64_t *start) {
   if (!p || p[1] != ' ')
     return false;
   *state = p[2];
-  /* After the state: fields 4 to 22 of proc(5); the start time is 22. */
+  /* p + 3 is the space before field 4 of proc(5); the start time is
+   * field 22. */
   p += 3;
-  for (int field = 4; field < 22 && p; field++) {
+  for (int field = 4; field <= 22 && p; field++) {
     p = strchr(p, ' ');
     if (p)
       p++;
