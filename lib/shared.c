@@ -3,10 +3,14 @@
  * Arrays and values in shared memory, typed as Python's array module and
  * multiprocessing.sharedctypes type them.
  *
- * An anonymous array is one shared anonymous mapping: a header holding
- * the type code, the length and the lock, then the data at a 64-byte
- * boundary.  A named array's data is a POSIX shared-memory object of its
- * own, starting at byte 0 (shm.c), so that Python can cast its buffer.
+ * An anonymous array is one shared anonymous mapping: the lock, then the
+ * data.  Data of up to 16 bytes (any value) starts at byte 48, in the
+ * lock's 64-byte cache line: a process that takes the lock to update the
+ * value then finds both in one line, instead of fetching two from the
+ * core that held them last.  Larger data starts at byte 64, a line of its
+ * own, so that reading it does not contend with taking the lock.  A named
+ * array's data is a POSIX shared-memory object of its own, starting at
+ * byte 0 (shm.c), so that Python can cast its buffer.
  *
  * The element accessors are single atomic loads and stores: another
  * process may write an element at any time, and a plain access racing
@@ -19,9 +23,16 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Where the data starts in an anonymous array's mapping. */
-#define DATA_OFFSET                                                            \
-  ((sizeof(struct mpconn__array_hdr) + 63) / 64 * 64)
+/* Where the data starts in an anonymous array's mapping, after the lock:
+ * in the lock's cache line when it fits there. */
+#define SMALL_OFFSET 48
+#define LARGE_OFFSET 64
+_Static_assert(sizeof(pthread_mutex_t) <= SMALL_OFFSET,
+               "the lock and a small value share a cache line");
+
+static size_t data_offset(size_t bytes) {
+  return bytes <= LARGE_OFFSET - SMALL_OFFSET ? SMALL_OFFSET : LARGE_OFFSET;
+}
 
 void *mpconn__map_shared(size_t len, int *rc) {
   void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -92,29 +103,31 @@ int mpconn_array_new(mpconn_array **a, char typecode, size_t length,
   /* The mapping's length, rounded up to whole pages by mmap(), must not
    * wrap around: leave a generous margin below SIZE_MAX. */
   int rc = mpconn__array_check(typecode, length, flags,
-                               (SIZE_MAX >> 1) - DATA_OFFSET, &itemsize,
+                               (SIZE_MAX >> 1) - LARGE_OFFSET, &itemsize,
                                &bytes);
   if (rc < 0)
     return rc;
   mpconn_array *h = calloc(1, sizeof(*h));
   if (!h)
     return MPCONN_ENOMEM;
-  h->map_len = DATA_OFFSET + bytes;
+  size_t offset = data_offset(bytes);
+  h->map_len = offset + bytes;
   h->map = mpconn__map_shared(h->map_len, &rc);
   if (!h->map) {
     free(h);
     return rc;
   }
-  struct mpconn__array_hdr *hdr = h->map;
-  rc = mpconn__array_hdr_init(hdr, typecode, length);
-  if (rc < 0) {
-    munmap(h->map, h->map_len);
-    free(h);
-    return rc;
+  pthread_mutex_t *lock = h->map;
+  if (!(flags & MPCONN_ARRAY_NOLOCK)) {
+    rc = mpconn__rlock_init(lock);
+    if (rc < 0) {
+      munmap(h->map, h->map_len);
+      free(h);
+      return rc;
+    }
+    h->lock.m = lock;
   }
-  if (!(flags & MPCONN_ARRAY_NOLOCK))
-    h->lock.m = &hdr->lock;
-  h->data = (uint8_t *)h->map + DATA_OFFSET;
+  h->data = (uint8_t *)h->map + offset;
   h->length = length;
   h->itemsize = itemsize;
   h->typecode = typecode;

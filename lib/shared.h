@@ -51,9 +51,8 @@ bool mpconn__rlock_held(const pthread_mutex_t *m);
 
 /* shared.c — arrays */
 
-/* The start of an anonymous array's mapping, and the whole of a named
- * array's lock object: what the array is, and its lock.  magic is
- * written last, so that a process opening the lock object of an array
+/* A named array's lock object: what the array is, and its lock.  magic
+ * is written last, so that a process opening the lock object of an array
  * being created never takes a lock not yet made. */
 #define MPCONN__ARRAY_MAGIC 0x6163706du /* "mpca" */
 #define MPCONN__ARRAY_VERSION 1u
@@ -83,8 +82,8 @@ struct mpconn_array {
  * MPCONN_EINVAL or -EOVERFLOW (more than @limit bytes). */
 int mpconn__array_check(char typecode, size_t length, unsigned flags,
                         size_t limit, size_t *itemsize, size_t *bytes);
-/* Fill @h for an array and make its lock: 0 or -errno.  Publishes magic
- * last. */
+/* Fill @h for a named array and make its lock: 0 or -errno.  Publishes
+ * magic last. */
 int mpconn__array_hdr_init(struct mpconn__array_hdr *h, char typecode,
                            size_t length);
 

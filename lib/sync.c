@@ -57,9 +57,18 @@ bool mpconn__rlock_held(const pthread_mutex_t *m) {
 }
 
 /* Take @m within @timeout_ms: 0, MPCONN_EOWNERDEAD (taken), or the codes
- * of mpconn__lock_until(). */
+ * of mpconn__lock_until().  A free lock (or, for an RLock, one the caller
+ * holds) is taken by the first try, without reading the clock. */
 static int acquire(pthread_mutex_t *m, int timeout_ms) {
-  int rc = mpconn__lock_until(m, mpconn__deadline(timeout_ms));
+  int rc = pthread_mutex_trylock(m);
+  if (rc == 0)
+    return 0;
+  if (rc == EBUSY)
+    rc = mpconn__lock_until(m, mpconn__deadline(timeout_ms));
+  else if (rc == EOWNERDEAD && pthread_mutex_consistent(m) == 0)
+    rc = MPCONN__LOCK_OWNER_DIED;
+  else
+    rc = -rc;
   return rc == MPCONN__LOCK_OWNER_DIED ? MPCONN_EOWNERDEAD : rc;
 }
 

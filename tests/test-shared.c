@@ -80,6 +80,7 @@ static void test_array_basics(void **state) {
     assert_int_equal(mpconn_value_new(&a, codes[i].code, MPCONN_ARRAY_NOLOCK),
                      0);
     assert_int_equal(mpconn_array_length(a), 1);
+    assert_int_equal((uintptr_t)mpconn_array_data(a) % 16, 0);
     assert_null(mpconn_array_get_lock(a));
     mpconn_array_free(a);
   }
