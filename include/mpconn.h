@@ -1103,8 +1103,8 @@ MPCONN_EXPORT int mpconn_queue_join(mpconn_queue *q, int timeout_ms);
  *   'H' uint16_t        'i' int32_t   'I' uint32_t   'l' int64_t (long)
  *   'L' uint64_t        'q' int64_t   'Q' uint64_t   'f' float  'd' double
  *
- * The data is plain memory, aligned for its type and zero-filled when the
- * array is created; mpconn_array_data() gives its address.  A value
+ * The data is plain memory, aligned to 16 bytes at least and zero-filled
+ * when the array is created; mpconn_array_data() gives its address.  A value
  * (Python's Value) is an array of one element.
  *
  * Each array has a lock unless it is made with MPCONN_ARRAY_NOLOCK: an
@@ -1304,7 +1304,9 @@ MPCONN_EXPORT mpconn_rlock *mpconn_array_get_lock(const mpconn_array *a);
  * integer is MPCONN_ETYPE (Python's TypeError).
  *
  * _double reads any code, converting integers; it writes only 'f' and 'd'
- * (MPCONN_ETYPE for the others, as Python refuses a float in an int).
+ * (MPCONN_ETYPE for the others, as Python refuses a float in an int).  A
+ * double beyond a float's range stores in 'f' as an infinity, as Python's
+ * array('f') and c_float do.
  */
 MPCONN_EXPORT int mpconn_array_get_int(const mpconn_array *a, size_t i,
                                        int64_t *out);
