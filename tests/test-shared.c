@@ -481,6 +481,17 @@ static void test_named_bad_input(void **state) {
   assert_int_equal(mpconn_array_create(&a, longname, 'i', 1, 0),
                    -ENAMETOOLONG);
   assert_false(shm_exists(longname));
+  /* Without a lock it fits; open and unlink then look for no lock. */
+  assert_int_equal(
+      mpconn_array_create(&a, longname, 'i', 1, MPCONN_ARRAY_NOLOCK), 0);
+  mpconn_array *b = NULL;
+  assert_int_equal(mpconn_array_open(&b, longname, 'i', 1, 0), 0);
+  assert_null(mpconn_array_get_lock(b));
+  mpconn_array_free(b);
+  mpconn_array_free(a);
+  assert_int_equal(mpconn_shm_unlink(longname), 0);
+  assert_false(shm_exists(longname));
+  a = NULL;
 
   /* Type codes and lengths. */
   assert_int_equal(mpconn_array_create(&a, name, 'x', 1, 0), MPCONN_ETYPE);
@@ -526,7 +537,7 @@ static void test_named_bad_input(void **state) {
 
   /* The creator's type code and length are checked. */
   assert_int_equal(mpconn_array_create(&a, name, 'i', 4, 0), 0);
-  mpconn_array *b = (mpconn_array *)&b;
+  b = (mpconn_array *)&b;
   assert_int_equal(mpconn_array_open(&b, name, 'I', 4, 0), MPCONN_ETYPE);
   assert_null(b);
   assert_int_equal(mpconn_array_open(&b, name, 'i', 5, 0), MPCONN_ESHMSIZE);
