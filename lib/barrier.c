@@ -210,10 +210,11 @@ int mpconn_barrier_wait(mpconn_barrier *b, int timeout_ms) {
     return MPCONN_EBROKEN;
   }
   uint32_t index = sh->count;
-  if (index + 1 == sh->parties) {
+  /* Never more than parties - 1 wait: the last arrival ends the round. */
+  if (index + 1 >= sh->parties) {
     next_round(sh, w, false);
     unlock(sh);
-    return (int)index;
+    return (int)(sh->parties - 1);
   }
   sh->slot[index] = me;
   __atomic_store_n(&sh->count, index + 1, __ATOMIC_RELAXED);
