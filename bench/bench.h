@@ -22,6 +22,7 @@ enum bench_kind {
   BENCH_1MIB,      /* 1 MiB of bytes, one way */
   BENCH_MIXED,     /* [i, bin] with bin sizes from 10 B to 100 KiB */
   BENCH_QUEUE,     /* ["spam", i, "eggs"], four producers, one consumer */
+  BENCH_SHARED,    /* one shared counter, four processes adding under a lock */
   BENCH_NKINDS,
 };
 
@@ -32,6 +33,8 @@ enum bench_kind {
 #define BENCH_MIXED_MAX ((size_t)100 * 1024)
 /* Producers of the queue workload. */
 #define BENCH_PRODUCERS 4
+/* Processes of the shared workload. */
+#define BENCH_COUNTERS 4
 /* The batched hand-written rows write and read this much at a time. */
 #define BENCH_CHUNK ((size_t)64 * 1024)
 
@@ -157,8 +160,16 @@ void bench_row_raw(struct bench_result *r, enum bench_kind k, bool batched,
 /* Present only when libzmq was found at build time (BENCH_HAVE_ZMQ). */
 void bench_row_zmq(struct bench_result *r, enum bench_kind k, uint64_t n);
 
-/* @variant: "pickle", "msgpack", "bytes" or "queue", as python_bench.py
- * takes it. */
+/* The shared workload (rows-shared.c): n additions in all. */
+enum bench_shared_variant {
+  BENCH_SHARED_MPCONN, /* an mpconn value and its lock */
+  BENCH_SHARED_MUTEX,  /* a hand-written robust pthread mutex */
+};
+void bench_row_shared(struct bench_result *r, enum bench_shared_variant v,
+                      uint64_t n);
+
+/* @variant: "pickle", "msgpack", "bytes", "queue" or "value", as
+ * python_bench.py takes it. */
 void bench_row_python(struct bench_result *r, enum bench_kind k,
                       const char *variant, uint64_t n);
 

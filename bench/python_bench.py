@@ -4,10 +4,11 @@
 
     python_bench.py WORKLOAD VARIANT COUNT
 
-WORKLOAD is small, roundtrip, 1mib, mixed or queue; VARIANT is pickle
-(conn.send/conn.recv), msgpack (conn.send_bytes(msgpack.packb(obj)) and
-msgpack.unpackb(conn.recv_bytes())), bytes (send_bytes/recv_bytes of the
-1 MiB payload) or queue (multiprocessing.Queue).  Each role is a forked
+WORKLOAD is small, roundtrip, 1mib, mixed, queue or shared; VARIANT is
+pickle (conn.send/conn.recv), msgpack (conn.send_bytes(msgpack.packb(obj))
+and msgpack.unpackb(conn.recv_bytes())), bytes (send_bytes/recv_bytes of the
+1 MiB payload), queue (multiprocessing.Queue) or value (shared: COUNT
+additions to one Value('i') by 4 processes, each under v.get_lock()).  Each role is a forked
 multiprocessing.Process; a barrier starts them together; the time runs from
 the first send (CLOCK_MONOTONIC, the clock the C rows use) to the last
 receive.  Prints one JSON line: messages, seconds, and the peak RSS of the
@@ -23,6 +24,7 @@ import sys
 import time
 
 PRODUCERS = 4
+COUNTERS = 4
 BIG_SIZE = 1024 * 1024
 MIXED_MIN = 10
 MIXED_MAX = 100 * 1024
@@ -166,9 +168,31 @@ def consumer(n, q, barrier, results):
     report(results, "recv", 0, 0)
 
 
+def counter(index, n, value, barrier, results):
+    signal.alarm(CHILD_TIMEOUT_S)
+    count = n // COUNTERS + (index < n % COUNTERS)
+    lock = value.get_lock()
+    barrier.wait()
+    start = time.monotonic_ns()
+    for _ in range(count):
+        with lock:
+            value.value += 1
+    end = time.monotonic_ns()
+    report(results, "send", index, start)
+    report(results, "end", index, end)
+    report(results, "recv", index, 0)
+
+
 def run(kind, variant, n):
     results = ctx.SimpleQueue()
-    if kind == "queue":
+    if kind == "shared":
+        value = ctx.Value("i", 0)
+        barrier = ctx.Barrier(COUNTERS)
+        procs = [ctx.Process(target=counter,
+                             args=(i, n, value, barrier, results))
+                 for i in range(COUNTERS)]
+        reports = 3 * COUNTERS
+    elif kind == "queue":
         q = ctx.Queue()
         barrier = ctx.Barrier(PRODUCERS + 1)
         procs = [ctx.Process(target=producer, args=(p, n, q, barrier, results))
@@ -197,6 +221,8 @@ def run(kind, variant, n):
     if bad or len(got) < reports:
         return {"error": f"a Python process exited with status {bad[0]}"
                 if bad else "a Python process did not report"}
+    if kind == "shared" and value.value != n:
+        return {"error": f"the counter is {value.value}, not {n}"}
     starts = [stamp for role, _, stamp, _ in got if role == "send"]
     end = max(stamp for role, _, stamp, _ in got if role == "end")
     rss_send = max(rss for role, _, _, rss in got if role == "send")

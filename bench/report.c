@@ -90,6 +90,11 @@ static const struct target targets[] = {
      "mpconn", "raw", RSS_WITHIN, 4.0},
     {"queue: mpconn queue ≥ 20× Python multiprocessing.Queue", BENCH_QUEUE,
      "mpconn queue", "python queue", AT_LEAST, 20.0},
+    {"shared: mpconn value lock ≥ 0.9× hand-written robust mutex",
+     BENCH_SHARED, "mpconn value lock", "pthread robust mutex", AT_LEAST, 0.9},
+    {"shared: mpconn value lock ≥ 50× Python Value('i').get_lock()",
+     BENCH_SHARED, "mpconn value lock", "python Value get_lock", AT_LEAST,
+     50.0},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
@@ -138,6 +143,9 @@ static const char *describe(enum bench_kind k) {
   case BENCH_QUEUE:
     return "`[\"spam\", i, \"eggs\"]` through a queue, 4 producer processes "
            "and 1 consumer";
+  case BENCH_SHARED:
+    return "one shared counter, 4 processes each adding 1 while holding its "
+           "lock; a message is one addition";
   case BENCH_NKINDS:
     break;
   }

@@ -10,7 +10,7 @@
 static const char *const kind_names[BENCH_NKINDS] = {
     [BENCH_SMALL] = "small",   [BENCH_ROUNDTRIP] = "roundtrip",
     [BENCH_1MIB] = "1mib",     [BENCH_MIXED] = "mixed",
-    [BENCH_QUEUE] = "queue",
+    [BENCH_QUEUE] = "queue",   [BENCH_SHARED] = "shared",
 };
 
 const char *bench_kind_name(enum bench_kind k) {
@@ -124,6 +124,7 @@ uint64_t bench_payload_bytes(enum bench_kind k, uint64_t n) {
       /* Only the sizes matter: the body is never read. */
       bench_pack_mixed(&pk, i, none, bench_mixed_next(&state));
       break;
+    case BENCH_SHARED: /* additions carry no payload */
     case BENCH_NKINDS:
       break;
     }

@@ -89,6 +89,14 @@ extern "C" {
   XX(EEMPTY, -4079, "queue is empty")                                         \
   XX(EFULL, -4078, "queue is full")                                           \
   XX(EDECODELIMIT, -4077, "value larger than the decode limit once decoded")  \
+  XX(EOWNERDEAD, -4070,                                                        \
+     "the previous holder died holding the lock; the caller holds it now")     \
+  XX(EBROKEN, -4069, "broken barrier")                                         \
+  XX(ETYPE, -4068, "unknown type code, or a value of the wrong type for it")   \
+  XX(ESHMSIZE, -4067, "shared memory segment too small for the length")        \
+  XX(ENOTOWNER, -4066, "lock not held by the caller")                          \
+  XX(EOVERRELEASE, -4065, "semaphore or lock released too many times")         \
+  XX(EBADNAME, -4064, "malformed shared memory name")                          \
   XX(EPIPE, -EPIPE, "broken pipe: the peer has closed its end")                   \
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                             \
   XX(EINVAL, -EINVAL, "invalid argument")                                          \
@@ -1117,6 +1125,666 @@ MPCONN_EXPORT int mpconn_queue_task_done(mpconn_queue *q);
  * Return: 0, MPCONN_ETIMEDOUT or MPCONN_EINVAL.
  */
 MPCONN_EXPORT int mpconn_queue_join(mpconn_queue *q, int timeout_ms);
+
+/* ------------------------------------------------------------------------ */
+/* Shared state                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Python's multiprocessing.Array and Value, multiprocessing.shared_memory,
+ * and the process-shared Lock, RLock, Semaphore, BoundedSemaphore, Event,
+ * Condition and Barrier.  docs/shared.md has the Python equivalent of each
+ * call, the memory layout, and what survives a crash.
+ *
+ * Every object here lives in memory shared between processes.  One made
+ * with a _new() function is in a shared anonymous mapping: make it before
+ * fork(), and every child forked afterwards uses the same handle and sees
+ * every write.  It does not survive exec(), and unrelated processes cannot
+ * open it.  A named array (mpconn_array_create(), mpconn_array_open()) is a
+ * POSIX shared-memory object that any process of the same user, C or
+ * Python, opens by its name.
+ *
+ * Each process that has a handle (the creator and each child forked
+ * afterwards) frees its own with the _free() function, which unmaps the
+ * object in that process only; the memory goes away with the last process
+ * that maps it (and, for a named array, once its name is unlinked).
+ *
+ * Threads: every call may be made from any thread of any process at the
+ * same time, except _free(), which must wait until no other thread of the
+ * same process uses the handle.  Locks are owned by a thread: the thread
+ * that acquired a Lock or RLock is the one that releases it.
+ *
+ * Timeouts as elsewhere: milliseconds, negative waits forever, 0 never
+ * waits; an expired wait returns MPCONN_ETIMEDOUT.
+ *
+ * A process that dies holding a Lock, an RLock, an array's lock or a
+ * Condition's lock does not leave it locked: the next process to acquire
+ * it gets it, with MPCONN_EOWNERDEAD.  That code means the caller holds the
+ * lock (release it as usual) and that whatever the lock protected may be
+ * half-updated.  Only the first acquirer after the death sees it.  Each
+ * object's section says what else a death does.
+ */
+
+/* Arrays and values ------------------------------------------------------ */
+
+/*
+ * An array holds @length elements of one type, named by the type codes of
+ * Python's array module and multiprocessing.sharedctypes, with the C types
+ * CPython uses on 64-bit Linux:
+ *
+ *   'c' char (1 byte)   'b' int8_t    'B' uint8_t    'h' int16_t
+ *   'H' uint16_t        'i' int32_t   'I' uint32_t   'l' int64_t (long)
+ *   'L' uint64_t        'q' int64_t   'Q' uint64_t   'f' float  'd' double
+ *
+ * The data is plain memory, aligned to 16 bytes at least and zero-filled
+ * when the array is created; mpconn_array_data() gives its address.  A value
+ * (Python's Value) is an array of one element.
+ *
+ * Each array has a lock unless it is made with MPCONN_ARRAY_NOLOCK: an
+ * RLock, as Python's lock=True gives, so that code holding it may call
+ * code that takes it again.  It is robust (see above).  The element
+ * accessors below do not take it: each is one atomic load or store of the
+ * element, so a reader never sees half a write; a read-modify-write (such
+ * as adding one) needs the lock, as `v.value += 1` needs get_lock() in
+ * Python.
+ *
+ * Named arrays: the data starts at byte 0 of the shared-memory object
+ * /dev/shm/NAME and takes exactly length * itemsize bytes, so Python opens
+ * it with SharedMemory(name="NAME") and reads memoryview(shm.buf).cast(
+ * typecode).  The lock lives in a second object, /dev/shm/NAME.mpconn
+ * (docs/shared.md, "Memory layout"), which Python neither sees nor needs.
+ *
+ * Names are those of Python's SharedMemory: "NAME" is the file
+ * /dev/shm/NAME.  A leading '/' is accepted and ignored, as shm_open()
+ * does.  A name has 1 to 255 bytes (248 with a lock, which takes 7 more),
+ * no other '/', and is neither "." nor "..".
+ */
+
+/** An array or value in shared memory; opaque. */
+typedef struct mpconn_array mpconn_array;
+/** A recursive lock (Python's RLock); opaque. */
+typedef struct mpconn_rlock mpconn_rlock;
+
+/** Array flag: no lock (Python's lock=False). */
+#define MPCONN_ARRAY_NOLOCK 0x1u
+
+/**
+ * mpconn_typecode_size() - the size of one element of a type code.
+ * @typecode: one of "cbBhHiIlLqQfd".
+ *
+ * Return: the size in bytes (1, 2, 4 or 8), or MPCONN_ETYPE.
+ */
+MPCONN_EXPORT int mpconn_typecode_size(char typecode);
+
+/**
+ * mpconn_array_new() - an array in a shared anonymous mapping, like Array().
+ * @a: receives the array.
+ * @typecode: the element type (see above).
+ * @length: the number of elements, at least 1.
+ * @flags: 0, or MPCONN_ARRAY_NOLOCK.
+ *
+ * Create it before fork(): each child inherits it.  Its elements are 0.
+ *
+ * Ownership: *a is new; every process that has it frees its own with
+ * mpconn_array_free().
+ * Return: 0; MPCONN_ETYPE (an unknown type code); MPCONN_EINVAL (@length
+ * 0, unknown flags, NULL @a); -EOVERFLOW (@length * itemsize does not fit
+ * in memory); MPCONN_ENOMEM; -errno.  On failure *a is NULL.
+ */
+MPCONN_EXPORT int mpconn_array_new(mpconn_array **a, char typecode,
+                                   size_t length, unsigned flags);
+
+/**
+ * mpconn_value_new() - a one-element array, like Value(typecode).
+ * @v: receives the value.
+ * @typecode: the type.
+ * @flags: as mpconn_array_new().
+ *
+ * Ownership: as mpconn_array_new().
+ * Return: as mpconn_array_new().
+ */
+MPCONN_EXPORT int mpconn_value_new(mpconn_array **v, char typecode,
+                                   unsigned flags);
+
+/**
+ * mpconn_array_create() - a new named array other processes can open.
+ * @a: receives the array.
+ * @name: its name (see above), as Python's SharedMemory(name=...) takes it.
+ * @typecode: the element type.
+ * @length: the number of elements, at least 1.
+ * @flags: 0, or MPCONN_ARRAY_NOLOCK (then no NAME.mpconn object is made).
+ *
+ * Creates /dev/shm/NAME (and /dev/shm/NAME.mpconn for the lock) with mode
+ * 0600 whatever the umask, failing if either exists.  The data object is
+ * exactly length * itemsize bytes, all zero.  The name stays until
+ * mpconn_shm_unlink(): freeing the array does not remove it.
+ *
+ * Ownership: *a is new; free it with mpconn_array_free().  @name is
+ * borrowed for the call.
+ * Return: 0; -EEXIST (the name, or NAME.mpconn, exists); MPCONN_EBADNAME;
+ * -ENAMETOOLONG; MPCONN_ETYPE; MPCONN_EINVAL; -EOVERFLOW; MPCONN_ENOMEM;
+ * -errno (-EACCES, -ENOSPC, ...).  On failure nothing is left behind and
+ * *a is NULL.
+ */
+MPCONN_EXPORT int mpconn_array_create(mpconn_array **a, const char *name,
+                                      char typecode, size_t length,
+                                      unsigned flags);
+
+/**
+ * mpconn_array_open() - attach to a named array, made by C or by Python.
+ * @a: receives the array.
+ * @name: its name.
+ * @typecode: the element type to read it as.
+ * @length: the number of elements to map, at least 1; the object must
+ *          hold at least length * itemsize bytes.
+ * @flags: 0, or MPCONN_ARRAY_NOLOCK to ignore any lock.
+ *
+ * The lock is the creator's: an array made by mpconn_array_create() with
+ * a lock has one here too (and then @typecode must be the creator's, and
+ * @length at most the creator's).  An object without NAME.mpconn — made by
+ * Python's SharedMemory, or with MPCONN_ARRAY_NOLOCK — has no lock:
+ * mpconn_array_get_lock() returns NULL.
+ *
+ * Ownership: as mpconn_array_create().
+ * Return: 0; -ENOENT (no object of that name); MPCONN_ESHMSIZE (it is
+ * smaller than @length elements, or the creator's length); MPCONN_ETYPE
+ * (an unknown type code, or not the creator's); MPCONN_EBADNAME;
+ * -ENAMETOOLONG; MPCONN_EINVAL (also: NAME.mpconn is not an mpconn lock);
+ * -EOVERFLOW; MPCONN_ENOMEM; -errno.  On failure nothing stays mapped and
+ * *a is NULL.
+ */
+MPCONN_EXPORT int mpconn_array_open(mpconn_array **a, const char *name,
+                                    char typecode, size_t length,
+                                    unsigned flags);
+
+/**
+ * mpconn_shm_unlink() - remove a named array's names, like unlink().
+ * @name: the name given to mpconn_array_create().
+ *
+ * Removes /dev/shm/NAME and /dev/shm/NAME.mpconn.  Processes that have the
+ * array mapped keep using it; the memory goes away with the last of them.
+ * Call it once, in the process that owns the array (usually its creator).
+ *
+ * Return: 0 when at least one of the two existed; -ENOENT when neither
+ * did (for example because a Python 3.11 or 3.12 process that attached to
+ * it has exited: see docs/python.md); MPCONN_EBADNAME; -ENAMETOOLONG;
+ * MPCONN_EINVAL; -errno.
+ */
+MPCONN_EXPORT int mpconn_shm_unlink(const char *name);
+
+/**
+ * mpconn_array_free() - unmap an array in this process.
+ * @a: the array, or NULL (a no-op).
+ *
+ * Ownership: @a and its data pointer are invalid afterwards.  A named
+ * array's name stays (see mpconn_shm_unlink()).
+ */
+MPCONN_EXPORT void mpconn_array_free(mpconn_array *a);
+
+/** mpconn_array_length() - the number of elements; 0 for NULL. */
+MPCONN_EXPORT size_t mpconn_array_length(const mpconn_array *a);
+
+/** mpconn_array_typecode() - the type code; '\0' for NULL. */
+MPCONN_EXPORT char mpconn_array_typecode(const mpconn_array *a);
+
+/** mpconn_array_itemsize() - the size of one element; 0 for NULL. */
+MPCONN_EXPORT size_t mpconn_array_itemsize(const mpconn_array *a);
+
+/**
+ * mpconn_array_data() - the first element.
+ * @a: the array.
+ *
+ * Cast it to the type of the type code: int32_t * for 'i', and so on.
+ * Other processes may write the memory at any time: plain reads and
+ * writes of it from several processes need the lock, or C11 atomics.
+ *
+ * Ownership: borrowed, valid until mpconn_array_free(@a) in this process.
+ * Return: the address; NULL for NULL.
+ */
+MPCONN_EXPORT void *mpconn_array_data(const mpconn_array *a);
+
+/**
+ * mpconn_array_name() - a named array's name, without the leading '/'.
+ * @a: the array.
+ *
+ * Ownership: borrowed, valid until mpconn_array_free(@a).
+ * Return: the name; NULL for an anonymous array or NULL.
+ */
+MPCONN_EXPORT const char *mpconn_array_name(const mpconn_array *a);
+
+/**
+ * mpconn_array_get_lock() - the array's lock, like get_lock().
+ * @a: the array.
+ *
+ * Acquire and release it with mpconn_rlock_acquire() and
+ * mpconn_rlock_release(); a Condition may use it (mpconn_condition_new()).
+ *
+ * Ownership: borrowed, valid until mpconn_array_free(@a); never freed
+ * with mpconn_rlock_free().
+ * Return: the lock; NULL when the array has none or for NULL.
+ */
+MPCONN_EXPORT mpconn_rlock *mpconn_array_get_lock(const mpconn_array *a);
+
+/*
+ * Element accessors.  Each is one atomic load or store and does not take
+ * the lock.  @i must be below the length (MPCONN_EINVAL otherwise).
+ *
+ * _int and _uint read and write the integer codes and 'c' (a byte, 0 to
+ * 255): a value the element cannot hold is -ERANGE and nothing is written;
+ * a read that the output cannot hold ('Q' above INT64_MAX read with _int,
+ * a negative element read with _uint) is -ERANGE.  Writing an integer to
+ * 'f' or 'd' converts it, as Python does; reading 'f' or 'd' as an
+ * integer is MPCONN_ETYPE (Python's TypeError).
+ *
+ * _double reads any code, converting integers; it writes only 'f' and 'd'
+ * (MPCONN_ETYPE for the others, as Python refuses a float in an int).  A
+ * double beyond a float's range stores in 'f' as an infinity, as Python's
+ * array('f') and c_float do.
+ */
+MPCONN_EXPORT int mpconn_array_get_int(const mpconn_array *a, size_t i,
+                                       int64_t *out);
+MPCONN_EXPORT int mpconn_array_get_uint(const mpconn_array *a, size_t i,
+                                        uint64_t *out);
+MPCONN_EXPORT int mpconn_array_get_double(const mpconn_array *a, size_t i,
+                                          double *out);
+MPCONN_EXPORT int mpconn_array_set_int(mpconn_array *a, size_t i, int64_t v);
+MPCONN_EXPORT int mpconn_array_set_uint(mpconn_array *a, size_t i,
+                                        uint64_t v);
+MPCONN_EXPORT int mpconn_array_set_double(mpconn_array *a, size_t i,
+                                          double v);
+
+/* The value's element, as v.value: the accessors above at index 0. */
+static inline int mpconn_value_get_int(const mpconn_array *v, int64_t *out) {
+  return mpconn_array_get_int(v, 0, out);
+}
+static inline int mpconn_value_get_uint(const mpconn_array *v,
+                                        uint64_t *out) {
+  return mpconn_array_get_uint(v, 0, out);
+}
+static inline int mpconn_value_get_double(const mpconn_array *v,
+                                          double *out) {
+  return mpconn_array_get_double(v, 0, out);
+}
+static inline int mpconn_value_set_int(mpconn_array *v, int64_t x) {
+  return mpconn_array_set_int(v, 0, x);
+}
+static inline int mpconn_value_set_uint(mpconn_array *v, uint64_t x) {
+  return mpconn_array_set_uint(v, 0, x);
+}
+static inline int mpconn_value_set_double(mpconn_array *v, double x) {
+  return mpconn_array_set_double(v, 0, x);
+}
+
+/* Lock and RLock --------------------------------------------------------- */
+
+/*
+ * Lock is Python's multiprocessing.Lock, RLock its RLock; both are robust
+ * process-shared mutexes.  Acquiring returns 0 or MPCONN_EOWNERDEAD (held
+ * either way), or MPCONN_ETIMEDOUT.  A Lock acquired again by its holder
+ * waits, as in Python (until the timeout, or for ever); an RLock counts
+ * its holder's acquisitions and is free once each is released.
+ *
+ * Unlike Python's Lock, which any process may release, a Lock or RLock is
+ * released by the thread that holds it: the holder is what the kernel
+ * watches to hand the lock over when it dies.  Releasing one the caller
+ * does not hold is MPCONN_ENOTOWNER (Python: ValueError for Lock,
+ * RuntimeError for RLock).
+ *
+ * Death: the holder's death frees the lock for the next acquirer, which
+ * gets MPCONN_EOWNERDEAD; an RLock then counts one acquisition, whatever
+ * the dead holder's count was.  A process that dies waiting changes
+ * nothing.
+ */
+
+/** A non-recursive lock (Python's Lock); opaque. */
+typedef struct mpconn_lock mpconn_lock;
+
+/**
+ * mpconn_lock_new() - create a Lock in shared memory, before fork().
+ * @l: receives the lock, unlocked.
+ *
+ * Ownership: *l is new; each process frees its own with mpconn_lock_free().
+ * Return: 0, MPCONN_EINVAL, MPCONN_ENOMEM or -errno; on failure *l is NULL.
+ */
+MPCONN_EXPORT int mpconn_lock_new(mpconn_lock **l);
+
+/** mpconn_lock_free() - unmap a Lock in this process; NULL is a no-op. */
+MPCONN_EXPORT void mpconn_lock_free(mpconn_lock *l);
+
+/**
+ * mpconn_lock_acquire() - acquire(timeout=...).
+ * @l: the lock.
+ * @timeout_ms: how long to wait; 0 tries once (acquire(False)).
+ *
+ * Return: 0; MPCONN_EOWNERDEAD (acquired; the holder died); MPCONN_ETIMEDOUT;
+ * MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_lock_acquire(mpconn_lock *l, int timeout_ms);
+
+/**
+ * mpconn_lock_release() - release().
+ * @l: the lock.
+ *
+ * Return: 0, MPCONN_ENOTOWNER (the calling thread does not hold it),
+ * MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_lock_release(mpconn_lock *l);
+
+/**
+ * mpconn_rlock_new() - create an RLock in shared memory, before fork().
+ * @l: receives the lock, unlocked.
+ *
+ * Ownership: *l is new; each process frees its own with mpconn_rlock_free().
+ * Return: 0, MPCONN_EINVAL, MPCONN_ENOMEM or -errno; on failure *l is NULL.
+ */
+MPCONN_EXPORT int mpconn_rlock_new(mpconn_rlock **l);
+
+/**
+ * mpconn_rlock_free() - unmap an RLock in this process; NULL is a no-op.
+ * @l: an RLock from mpconn_rlock_new(); never an array's lock.
+ */
+MPCONN_EXPORT void mpconn_rlock_free(mpconn_rlock *l);
+
+/**
+ * mpconn_rlock_acquire() - acquire(timeout=...); the holder may nest.
+ * @l: the lock (also an array's, from mpconn_array_get_lock()).
+ * @timeout_ms: how long to wait.
+ *
+ * Return: as mpconn_lock_acquire().
+ */
+MPCONN_EXPORT int mpconn_rlock_acquire(mpconn_rlock *l, int timeout_ms);
+
+/**
+ * mpconn_rlock_release() - release() one acquisition.
+ * @l: the lock.
+ *
+ * Return: 0, MPCONN_ENOTOWNER (the calling thread does not hold it),
+ * MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_rlock_release(mpconn_rlock *l);
+
+/* Semaphore and BoundedSemaphore ---------------------------------------- */
+
+/*
+ * A counter that acquire decrements, waiting while it is 0, and release
+ * increments: Python's Semaphore and BoundedSemaphore.  Any process may
+ * release, so a semaphore has no holder: when a process dies after
+ * acquiring, the count it took is not given back (as with Python's and
+ * POSIX semaphores), and no other process is told.  The others carry on
+ * with the count that is left; a parent that knows what a dead child held
+ * may release it for the child.  A process that dies waiting changes
+ * nothing.
+ */
+
+/** A semaphore; opaque. */
+typedef struct mpconn_semaphore mpconn_semaphore;
+
+/** The largest count a semaphore holds (Python's SEM_VALUE_MAX). */
+#define MPCONN_SEMAPHORE_MAX 0x7fffffff
+
+/**
+ * mpconn_semaphore_new() - create a Semaphore(value), before fork().
+ * @s: receives the semaphore.
+ * @value: the initial count, at most MPCONN_SEMAPHORE_MAX.
+ *
+ * Ownership: *s is new; each process frees its own with
+ * mpconn_semaphore_free().
+ * Return: 0, MPCONN_EINVAL, MPCONN_ENOMEM or -errno; on failure *s is NULL.
+ */
+MPCONN_EXPORT int mpconn_semaphore_new(mpconn_semaphore **s, unsigned value);
+
+/**
+ * mpconn_bounded_semaphore_new() - create a BoundedSemaphore(value).
+ * @s: receives the semaphore.
+ * @value: the initial count, which releases may not exceed.
+ *
+ * Ownership: as mpconn_semaphore_new().
+ * Return: as mpconn_semaphore_new().
+ */
+MPCONN_EXPORT int mpconn_bounded_semaphore_new(mpconn_semaphore **s,
+                                               unsigned value);
+
+/** mpconn_semaphore_free() - unmap it in this process; NULL is a no-op. */
+MPCONN_EXPORT void mpconn_semaphore_free(mpconn_semaphore *s);
+
+/**
+ * mpconn_semaphore_acquire() - acquire(timeout=...): take one from the count.
+ * @s: the semaphore.
+ * @timeout_ms: how long to wait while the count is 0.
+ *
+ * Return: 0, MPCONN_ETIMEDOUT or MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_semaphore_acquire(mpconn_semaphore *s,
+                                           int timeout_ms);
+
+/**
+ * mpconn_semaphore_release() - release(): add one to the count.
+ * @s: the semaphore.
+ *
+ * Return: 0; MPCONN_EOVERRELEASE (a bounded semaphore already at its
+ * initial value: Python's ValueError; the count is unchanged); -EOVERFLOW
+ * (at MPCONN_SEMAPHORE_MAX); MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_semaphore_release(mpconn_semaphore *s);
+
+/**
+ * mpconn_semaphore_value() - get_value(): the count now.
+ * @s: the semaphore.
+ *
+ * Return: the count (it may change at once), or MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_semaphore_value(const mpconn_semaphore *s);
+
+/* Event ------------------------------------------------------------------ */
+
+/*
+ * Python's Event: a flag that set() raises, waking every waiter, and
+ * clear() lowers.  It has no holder: a process that dies changes nothing.
+ */
+
+/** An event; opaque. */
+typedef struct mpconn_event mpconn_event;
+
+/**
+ * mpconn_event_new() - create an Event, not set, before fork().
+ * @e: receives the event.
+ *
+ * Ownership: *e is new; each process frees its own with mpconn_event_free().
+ * Return: 0, MPCONN_EINVAL, MPCONN_ENOMEM or -errno; on failure *e is NULL.
+ */
+MPCONN_EXPORT int mpconn_event_new(mpconn_event **e);
+
+/** mpconn_event_free() - unmap an Event in this process; NULL is a no-op. */
+MPCONN_EXPORT void mpconn_event_free(mpconn_event *e);
+
+/** mpconn_event_set() - set(): raise the flag and wake every waiter.
+ *  Return: 0 or MPCONN_EINVAL. */
+MPCONN_EXPORT int mpconn_event_set(mpconn_event *e);
+
+/** mpconn_event_clear() - clear(): lower the flag.
+ *  Return: 0 or MPCONN_EINVAL. */
+MPCONN_EXPORT int mpconn_event_clear(mpconn_event *e);
+
+/** mpconn_event_is_set() - is_set(); false for NULL. */
+MPCONN_EXPORT bool mpconn_event_is_set(const mpconn_event *e);
+
+/**
+ * mpconn_event_wait() - wait(timeout=...): wait until the flag is set.
+ * @e: the event.
+ * @timeout_ms: how long to wait.
+ *
+ * A waiter woken by set() returns 0 even if the flag was cleared again
+ * before it ran (as threading.Event's wait() returns True).
+ * Return: 0 (set), MPCONN_ETIMEDOUT (Python's False), MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_event_wait(mpconn_event *e, int timeout_ms);
+
+/* Condition -------------------------------------------------------------- */
+
+/*
+ * Python's Condition: an RLock and a way to wait, with the lock released,
+ * until another process notifies.  Wait in a loop that checks the
+ * predicate (or use mpconn_condition_wait_for()): a wait may end early,
+ * for example after a waiter died (below).
+ *
+ * wait, wait_for, notify and notify_all need the caller to hold the lock:
+ * otherwise they return MPCONN_ENOTOWNER (Python's RuntimeError).
+ * notify(n) lets at most n of the processes waiting at the time return.
+ *
+ * Death: a process that dies holding the lock frees it, and the next to
+ * acquire it, which may be a waiter taking it back in wait, gets
+ * MPCONN_EOWNERDEAD with the lock held.  A process that dies while
+ * waiting may use up one notification, or make one later wait return
+ * early; no waiter is left asleep by it for longer than 100 ms once a
+ * notification is pending.
+ */
+
+/** A condition variable; opaque. */
+typedef struct mpconn_condition mpconn_condition;
+
+/**
+ * mpconn_condition_new() - create a Condition(lock), before fork().
+ * @c: receives the condition.
+ * @lock: the RLock to use, for example an array's lock, or NULL for a new
+ *        one of the condition's own.
+ *
+ * Ownership: *c is new; each process frees its own with
+ * mpconn_condition_free().  @lock is borrowed: it must outlive *c.
+ * Return: 0, MPCONN_EINVAL, MPCONN_ENOMEM or -errno; on failure *c is NULL.
+ */
+MPCONN_EXPORT int mpconn_condition_new(mpconn_condition **c,
+                                       mpconn_rlock *lock);
+
+/** mpconn_condition_free() - unmap a Condition in this process (not a lock
+ *  passed to mpconn_condition_new()); NULL is a no-op. */
+MPCONN_EXPORT void mpconn_condition_free(mpconn_condition *c);
+
+/** mpconn_condition_acquire() - acquire the lock; as
+ *  mpconn_rlock_acquire(). */
+MPCONN_EXPORT int mpconn_condition_acquire(mpconn_condition *c,
+                                           int timeout_ms);
+
+/** mpconn_condition_release() - release the lock; as
+ *  mpconn_rlock_release(). */
+MPCONN_EXPORT int mpconn_condition_release(mpconn_condition *c);
+
+/**
+ * mpconn_condition_wait() - wait(timeout=...) for a notification.
+ * @c: the condition; the caller holds its lock (any number of times).
+ * @timeout_ms: how long to wait for a notification.
+ *
+ * Releases the lock entirely, waits, and acquires it again as many times
+ * as it was held, also when the wait timed out.  Taking the lock back
+ * waits for as long as that takes, as in Python.
+ *
+ * Return: 0 (notified); MPCONN_ETIMEDOUT (Python's False); MPCONN_EOWNERDEAD
+ * (the lock is held again, and a holder died meanwhile: check the state);
+ * MPCONN_ENOTOWNER (the lock was not held; nothing was done);
+ * MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_condition_wait(mpconn_condition *c, int timeout_ms);
+
+/**
+ * mpconn_condition_wait_for() - wait_for(predicate, timeout=...).
+ * @c: the condition; the caller holds its lock.
+ * @predicate: called with @arg and the lock held; true ends the wait.
+ * @arg: passed to @predicate.
+ * @timeout_ms: the longest the whole call waits.
+ *
+ * Return: 0 (@predicate returned true, perhaps at once); MPCONN_ETIMEDOUT
+ * (still false at the deadline); MPCONN_EOWNERDEAD (returned at once, lock
+ * held: repair the state, then call again); MPCONN_ENOTOWNER;
+ * MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_condition_wait_for(mpconn_condition *c,
+                                            bool (*predicate)(void *arg),
+                                            void *arg, int timeout_ms);
+
+/**
+ * mpconn_condition_notify() - notify(n): let up to @n waiters return.
+ * @c: the condition; the caller holds its lock.
+ * @n: how many.
+ *
+ * Return: 0, MPCONN_ENOTOWNER, MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_condition_notify(mpconn_condition *c, unsigned n);
+
+/** mpconn_condition_notify_all() - notify_all(): as notify() of every
+ *  process waiting now.  Return: 0, MPCONN_ENOTOWNER, MPCONN_EINVAL. */
+MPCONN_EXPORT int mpconn_condition_notify_all(mpconn_condition *c);
+
+/* Barrier ---------------------------------------------------------------- */
+
+/*
+ * Python's Barrier(parties): each wait blocks until @parties processes (or
+ * threads) have called it, then all return together and the barrier is
+ * ready for the next round.  A broken barrier makes every waiter, and
+ * every later wait, return MPCONN_EBROKEN (BrokenBarrierError) until
+ * mpconn_barrier_reset().  It breaks when mpconn_barrier_abort() is
+ * called, when a wait times out (that caller gets MPCONN_ETIMEDOUT, as
+ * Python's wait raises BrokenBarrierError when it times out), and when a
+ * participant dies.
+ *
+ * Death: each waiter is recorded by process (its pid and start time), and
+ * a waiter that has slept 100 ms looks whether every process waiting with
+ * it is still alive, a zombie counting as dead.  So when a process is
+ * killed while it waits, the others get MPCONN_EBROKEN within about
+ * 100 ms instead of hanging.  A process that dies before it reaches the
+ * barrier is not known to it: the others wait until their timeout.  A
+ * participant is a process: a thread that exits while waiting is not
+ * noticed.
+ *
+ * Python's action argument has no counterpart: the caller that gets
+ * index 0 can run it, as Python's documentation suggests.
+ */
+
+/** A barrier; opaque. */
+typedef struct mpconn_barrier mpconn_barrier;
+
+/**
+ * mpconn_barrier_new() - create a Barrier(parties), before fork().
+ * @b: receives the barrier.
+ * @parties: how many callers each round waits for, 1 to 65536.
+ *
+ * Ownership: *b is new; each process frees its own with
+ * mpconn_barrier_free().
+ * Return: 0, MPCONN_EINVAL, MPCONN_ENOMEM or -errno; on failure *b is NULL.
+ */
+MPCONN_EXPORT int mpconn_barrier_new(mpconn_barrier **b, unsigned parties);
+
+/** mpconn_barrier_free() - unmap a Barrier in this process; NULL is a
+ *  no-op. */
+MPCONN_EXPORT void mpconn_barrier_free(mpconn_barrier *b);
+
+/**
+ * mpconn_barrier_wait() - wait(timeout=...) for the round to fill.
+ * @b: the barrier.
+ * @timeout_ms: how long to wait.
+ *
+ * Return: the caller's place in the round, 0 to parties - 1, in the order
+ * of arrival (the last to arrive gets parties - 1); MPCONN_EBROKEN (broken
+ * before or while waiting, or reset while waiting); MPCONN_ETIMEDOUT (the
+ * barrier is now broken); MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_barrier_wait(mpconn_barrier *b, int timeout_ms);
+
+/** mpconn_barrier_reset() - reset(): waiters get MPCONN_EBROKEN, and the
+ *  barrier is whole and empty again.  Return: 0 or MPCONN_EINVAL. */
+MPCONN_EXPORT int mpconn_barrier_reset(mpconn_barrier *b);
+
+/** mpconn_barrier_abort() - abort(): break the barrier.
+ *  Return: 0 or MPCONN_EINVAL. */
+MPCONN_EXPORT int mpconn_barrier_abort(mpconn_barrier *b);
+
+/** mpconn_barrier_parties() - the parties property; 0 for NULL. */
+MPCONN_EXPORT unsigned mpconn_barrier_parties(const mpconn_barrier *b);
+
+/** mpconn_barrier_n_waiting() - n_waiting: callers waiting in this round
+ *  (0 when broken or for NULL). */
+MPCONN_EXPORT unsigned mpconn_barrier_n_waiting(const mpconn_barrier *b);
+
+/** mpconn_barrier_broken() - the broken property; false for NULL. */
+MPCONN_EXPORT bool mpconn_barrier_broken(const mpconn_barrier *b);
 
 #ifdef __cplusplus
 }
