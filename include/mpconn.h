@@ -732,6 +732,8 @@ typedef struct mpconn_listener mpconn_listener;
 
 /** The handshake timeout when the options say 0, in milliseconds. */
 #define MPCONN_DEFAULT_HANDSHAKE_TIMEOUT 5000
+/** Clients a listener keeps in their handshake at once, by default. */
+#define MPCONN_DEFAULT_MAX_PENDING 256
 /** A buffer of this many bytes always holds mpconn_listener_address(). */
 #define MPCONN_ADDRESS_MAX 112
 
@@ -749,6 +751,9 @@ typedef struct mpconn_listener mpconn_listener;
  * @same_uid_only: Unix sockets only: refuse a peer that runs under another
  *           user id than this process's effective one.
  * @backlog: listeners: the listen() backlog; 0 means SOMAXCONN.
+ * @max_pending: listeners: how many clients may be in their handshake at
+ *           once; when one more arrives the oldest is dropped.  0 means
+ *           MPCONN_DEFAULT_MAX_PENDING.
  *
  * Allocated by the caller.  All zero means the defaults, so start from
  * {0} and set what matters; every function taking options accepts NULL
@@ -760,6 +765,7 @@ typedef struct mpconn_net_options {
   int handshake_timeout_ms;
   bool same_uid_only;
   int backlog;
+  int max_pending;
 } mpconn_net_options;
 
 /**
@@ -787,27 +793,46 @@ MPCONN_EXPORT int mpconn_listener_new(mpconn_listener **l,
                                       const mpconn_net_options *options);
 
 /**
- * mpconn_listener_accept() - wait for a client and authenticate it.
+ * mpconn_listener_accept() - take the next client that has authenticated.
  * @l: the listener.
  * @c: receives the connection.
- * @timeout_ms: how long to wait for a client to connect.
+ * @timeout_ms: how long to wait.
  *
- * With a key the handshake follows, as Python's deliver_challenge() then
- * answer_challenge(): the client answers this side's challenge, then this
- * side answers the client's.  It takes at most the handshake timeout, on
- * top of @timeout_ms.  A client that fails it (a wrong key, a malformed or
- * oversized message, closing, staying silent past the timeout), or that
- * runs as another user with same_uid_only, is closed and reported as
- * MPCONN_EAUTH; the listener is unaffected, so call again.  Nothing a
- * client sends is delivered before it is authenticated.
+ * With a key every client runs the handshake of Python's Listener.accept()
+ * (deliver_challenge() then answer_challenge()): the client answers this
+ * side's challenge, then this side answers the client's.  The listener
+ * keeps every client that has connected and not finished its handshake in
+ * progress at once, each with its own deadline (the handshake timeout from
+ * its arrival), and this call returns the first that finishes: a silent or
+ * slow client never holds up the others.  At most max_pending clients
+ * (MPCONN_DEFAULT_MAX_PENDING) are in their handshake at once; when one
+ * more arrives, the oldest is dropped.  Clients that stay pending when
+ * the call returns carry on at the next call.  Without a key a client is
+ * returned as soon as it has connected.
  *
- * Several threads may accept on one listener at once; closing or freeing
- * it while one does needs the caller's own lock.
+ * A client that fails its handshake (a wrong key, a malformed or oversized
+ * message, closing, staying silent past its deadline), or that runs as
+ * another user with same_uid_only, is closed and reported as MPCONN_EAUTH;
+ * the listener is unaffected, so call again.  Nothing a client sends is
+ * delivered before it is authenticated.
+ *
+ * Out of descriptors (-EMFILE, -ENFILE) with a client waiting, that client
+ * is dropped (the listener keeps a spare descriptor for this) and the code
+ * returned, so calling again does not spin; with no client waiting the
+ * call waits as usual.
+ *
+ * For an event loop, mpconn_listener_fileno() is readable whenever this
+ * call has work to do (a new client, a pending client's bytes, a
+ * handshake deadline): call it with timeout 0 then; it never blocks.
+ * Several threads may accept on one listener; the calls take turns.
+ * Closing or freeing it while one runs needs the caller's own lock.  In a
+ * child forked from the process that accepted, the first accept starts
+ * afresh: the parent's pending clients stay the parent's.
  *
  * Ownership: *c is new; free it with mpconn_free().
- * Return: 0; MPCONN_ETIMEDOUT (no client within @timeout_ms);
- * MPCONN_EAUTH; MPCONN_ECLOSED; MPCONN_EINVAL; MPCONN_ENOMEM; -errno
- * (-EMFILE, ...).  On failure *c is NULL.
+ * Return: 0; MPCONN_ETIMEDOUT (no client finished within @timeout_ms);
+ * MPCONN_EAUTH; MPCONN_ECLOSED; MPCONN_EINVAL; MPCONN_ENOMEM; -EMFILE,
+ * -ENFILE; -errno.  On failure *c is NULL.
  */
 MPCONN_EXPORT int mpconn_listener_accept(mpconn_listener *l, mpconn **c,
                                          int timeout_ms);
@@ -853,16 +878,27 @@ MPCONN_EXPORT int mpconn_listener_address(const mpconn_listener *l,
                                           char *buf, size_t size);
 
 /**
- * mpconn_listener_fileno() - the listening socket, to wait on.
+ * mpconn_listener_fileno() - the descriptor to wait on.
  * @l: the listener.
  *
- * It is readable when a client waits to be accepted; accept it with
- * mpconn_listener_accept(), never directly.
+ * An epoll instance holding the listening socket, the sockets of the
+ * clients in their handshake, and a timer for their deadlines: it is
+ * readable whenever mpconn_listener_accept() has something to do, and that
+ * call with timeout 0 then never blocks.  Wait on it for readability
+ * (poll, epoll, libuv's uv_poll_t); never read it or accept on it
+ * directly.
  *
  * Ownership: borrowed; valid until mpconn_listener_close().
  * Return: the descriptor, MPCONN_ECLOSED or MPCONN_EINVAL.
  */
 MPCONN_EXPORT int mpconn_listener_fileno(const mpconn_listener *l);
+
+/**
+ * mpconn_listener_pending() - how many clients are in their handshake.
+ * @l: the listener, or NULL.
+ * Return: the count, at most max_pending; 0 for NULL.
+ */
+MPCONN_EXPORT size_t mpconn_listener_pending(mpconn_listener *l);
 
 /**
  * mpconn_listener_close() - stop listening.

@@ -19,6 +19,7 @@
 #include "mpconn-private.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,11 +103,11 @@ static bool split_digest(const uint8_t *m, size_t n, const char **name,
   return true;
 }
 
-/* One handshake message, at most MPCONN_AUTH_MAX_MESSAGE bytes. */
-static int recv_step(mpconn *c, uint8_t **p, size_t *n, int64_t deadline) {
-  int rc = mpconn_recv_bytes(c, (void **)p, n, MPCONN_AUTH_MAX_MESSAGE,
-                             mpconn__remaining_ms(deadline));
-  /* Too long or not a frame at all: not a handshake message. */
+/* The next handshake message, if it has arrived whole: 0, MPCONN_ETIMEDOUT
+ * while it has not, MPCONN_EAUTH for one that is too long or not a frame
+ * at all, or what the transport reported. */
+static int recv_now(mpconn *c, uint8_t **p, size_t *n) {
+  int rc = mpconn_recv_bytes(c, (void **)p, n, MPCONN_AUTH_MAX_MESSAGE, 0);
   if (rc == MPCONN_ETOOBIG || rc == MPCONN_EBADFRAME)
     return MPCONN_EAUTH;
   return rc;
@@ -125,33 +126,6 @@ static bool verify(const void *key, size_t keylen, const uint8_t *msg,
   size_t maclen = mpconn__hmac(name, name_len, key, keylen, msg, msglen, mac);
   return maclen != 0 && maclen == n - off &&
          CRYPTO_memcmp(mac, resp + off, maclen) == 0;
-}
-
-int mpconn__deliver_challenge(mpconn *c, const void *key, size_t keylen,
-                              int64_t deadline) {
-  static const char prefix[] = CHALLENGE "{sha256}";
-  uint8_t msg[LIT_LEN(prefix) + MPCONN_AUTH_NONCE];
-  memcpy(msg, prefix, LIT_LEN(prefix));
-  if (RAND_bytes(msg + LIT_LEN(prefix), MPCONN_AUTH_NONCE) != 1)
-    return -EIO;
-  int rc = mpconn_send_bytes(c, msg, sizeof(msg));
-  if (rc < 0)
-    return rc;
-  uint8_t *resp;
-  size_t n;
-  rc = recv_step(c, &resp, &n, deadline);
-  if (rc < 0)
-    return rc;
-  /* The MAC covers the message after "#CHALLENGE#", "{sha256}" included. */
-  bool ok = verify(key, keylen, msg + LIT_LEN(CHALLENGE),
-                   sizeof(msg) - LIT_LEN(CHALLENGE), resp, n);
-  free(resp);
-  if (!ok) {
-    /* Tell the peer, as Python does; the failure is ours to report. */
-    (void)mpconn_send_bytes(c, FAILURE, LIT_LEN(FAILURE));
-    return MPCONN_EAUTH;
-  }
-  return mpconn_send_bytes(c, WELCOME, LIT_LEN(WELCOME));
 }
 
 /* Python's _create_response() for challenge body @m: the bytes to send. */
@@ -177,29 +151,138 @@ static size_t make_response(const void *key, size_t keylen, const uint8_t *m,
   return maclen ? name_len + 2 + maclen : 0;
 }
 
-int mpconn__answer_challenge(mpconn *c, const void *key, size_t keylen,
-                             int64_t deadline) {
-  uint8_t *m;
-  size_t n;
-  int rc = recv_step(c, &m, &n, deadline);
-  if (rc < 0)
-    return rc;
+/* ------------------------------------------------------------------------ */
+/* The handshake as steps                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Send the challenge: "#CHALLENGE#{sha256}" and fresh random bytes. */
+static int send_challenge(struct mpconn__handshake *h, mpconn *c) {
+  static const char prefix[] = CHALLENGE "{sha256}";
+  memcpy(h->challenge, prefix, LIT_LEN(prefix));
+  if (RAND_bytes(h->challenge + LIT_LEN(prefix), MPCONN_AUTH_NONCE) != 1)
+    return -EIO;
+  return mpconn_send_bytes(c, h->challenge, sizeof(h->challenge));
+}
+
+/* Check the response to our challenge, and say what we think of it. */
+static int check_response(struct mpconn__handshake *h, mpconn *c,
+                          const uint8_t *resp, size_t n) {
+  /* The MAC covers the message after "#CHALLENGE#", "{sha256}" included. */
+  bool ok = verify(h->key, h->keylen, h->challenge + LIT_LEN(CHALLENGE),
+                   sizeof(h->challenge) - LIT_LEN(CHALLENGE), resp, n);
+  if (!ok) {
+    /* Tell the peer, as Python does; the failure is ours to report. */
+    (void)mpconn_send_bytes(c, FAILURE, LIT_LEN(FAILURE));
+    return MPCONN_EAUTH;
+  }
+  return mpconn_send_bytes(c, WELCOME, LIT_LEN(WELCOME));
+}
+
+/* Answer the peer's challenge @m. */
+static int answer(struct mpconn__handshake *h, mpconn *c, const uint8_t *m,
+                  size_t n) {
   uint8_t resp[MAX_PREFIX + MAC_MAX];
   size_t len = 0;
   if (n >= LIT_LEN(CHALLENGE) + LEGACY_MESSAGE_LEN &&
       memcmp(m, CHALLENGE, LIT_LEN(CHALLENGE)) == 0)
-    len = make_response(key, keylen, m + LIT_LEN(CHALLENGE),
+    len = make_response(h->key, h->keylen, m + LIT_LEN(CHALLENGE),
                         n - LIT_LEN(CHALLENGE), resp);
-  free(m);
   if (len == 0)
     return MPCONN_EAUTH;
-  rc = mpconn_send_bytes(c, resp, len);
-  if (rc < 0)
-    return rc;
-  rc = recv_step(c, &m, &n, deadline);
-  if (rc < 0)
-    return rc;
-  bool welcome = n == LIT_LEN(WELCOME) && memcmp(m, WELCOME, n) == 0;
-  free(m);
-  return welcome ? 0 : MPCONN_EAUTH;
+  return mpconn_send_bytes(c, resp, len);
+}
+
+void mpconn__handshake_start(struct mpconn__handshake *h, const void *key,
+                             size_t keylen, enum mpconn__hs_role role) {
+  h->key = key;
+  h->keylen = keylen;
+  switch (role) {
+  case MPCONN__HS_LISTENER: /* Listener.accept(): challenge, then answer */
+    h->steps[0] = MPCONN__HS_CHALLENGE;
+    h->steps[1] = MPCONN__HS_ANSWER;
+    break;
+  case MPCONN__HS_CLIENT: /* Client(): answer, then challenge */
+    h->steps[0] = MPCONN__HS_ANSWER;
+    h->steps[1] = MPCONN__HS_CHALLENGE;
+    break;
+  case MPCONN__HS_DELIVER_ONLY:
+    h->steps[0] = MPCONN__HS_CHALLENGE;
+    h->steps[1] = MPCONN__HS_DONE;
+    break;
+  case MPCONN__HS_ANSWER_ONLY:
+    h->steps[0] = MPCONN__HS_ANSWER;
+    h->steps[1] = MPCONN__HS_DONE;
+    break;
+  }
+  h->part = 0;
+  h->waiting = false;
+}
+
+/*
+ * Each part is "send, then take one message" (challenging: send the
+ * challenge, take the response; answering: take the challenge, send the
+ * response, take the verdict), so a part waits for at most two messages,
+ * and h->waiting says which half it is in.
+ */
+int mpconn__handshake_step(struct mpconn__handshake *h, mpconn *c) {
+  while (h->part < 2 && h->steps[h->part] != MPCONN__HS_DONE) {
+    bool challenging = h->steps[h->part] == MPCONN__HS_CHALLENGE;
+    int rc;
+    if (challenging && !h->waiting) {
+      rc = send_challenge(h, c);
+      if (rc < 0)
+        return rc;
+      h->waiting = true;
+    }
+    uint8_t *m;
+    size_t n;
+    rc = recv_now(c, &m, &n);
+    if (rc == MPCONN_ETIMEDOUT)
+      return 1;
+    if (rc < 0)
+      return rc;
+    if (challenging) {
+      rc = check_response(h, c, m, n);
+      h->waiting = false;
+      h->part++;
+    } else if (!h->waiting) {
+      rc = answer(h, c, m, n);
+      h->waiting = true;
+    } else {
+      rc = n == LIT_LEN(WELCOME) && memcmp(m, WELCOME, n) == 0 ? 0
+                                                                : MPCONN_EAUTH;
+      h->waiting = false;
+      h->part++;
+    }
+    free(m);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+int mpconn__handshake_run(mpconn *c, const void *key, size_t keylen,
+                          enum mpconn__hs_role role, int64_t deadline) {
+  struct mpconn__handshake h;
+  mpconn__handshake_start(&h, key, keylen, role);
+  int fd = mpconn_fileno(c);
+  int rc;
+  while ((rc = mpconn__handshake_step(&h, c)) == 1) {
+    rc = mpconn__wait_fd(fd, POLLIN, deadline);
+    if (rc < 0)
+      return rc;
+  }
+  return rc;
+}
+
+int mpconn__deliver_challenge(mpconn *c, const void *key, size_t keylen,
+                              int64_t deadline) {
+  return mpconn__handshake_run(c, key, keylen, MPCONN__HS_DELIVER_ONLY,
+                               deadline);
+}
+
+int mpconn__answer_challenge(mpconn *c, const void *key, size_t keylen,
+                             int64_t deadline) {
+  return mpconn__handshake_run(c, key, keylen, MPCONN__HS_ANSWER_ONLY,
+                               deadline);
 }

@@ -28,7 +28,7 @@ int mpconn_client(mpconn **c, const char *address,
     return -errno;
   rc = mpconn__connect(fd, &a, deadline);
   if (rc == 0)
-    rc = mpconn__settle(fd, family, same_uid);
+    rc = mpconn__settle(fd, family, same_uid, false);
   if (rc < 0) {
     close(fd);
     return rc;
@@ -40,9 +40,8 @@ int mpconn_client(mpconn **c, const char *address,
   if (o && o->authkey) {
     /* Python's Client(): prove the key first, then make the listener
      * prove it. */
-    rc = mpconn__answer_challenge(n, o->authkey, o->authkey_len, deadline);
-    if (rc == 0)
-      rc = mpconn__deliver_challenge(n, o->authkey, o->authkey_len, deadline);
+    rc = mpconn__handshake_run(n, o->authkey, o->authkey_len,
+                               MPCONN__HS_CLIENT, deadline);
     if (rc < 0) {
       mpconn_free(n);
       return rc;

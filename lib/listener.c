@@ -16,24 +16,6 @@
 
 #include <openssl/crypto.h>
 
-struct mpconn_listener {
-  int fd;
-  int family;
-  bool closed;
-  /* A Unix path listener's socket file, removed on close by the process
-   * that created it, unless another file has taken its place since. */
-  char *path;
-  pid_t owner;
-  dev_t dev;
-  ino_t ino;
-  /* The options, with a copy of the key. */
-  uint8_t *key;
-  size_t keylen;
-  bool has_key;
-  bool same_uid;
-  int handshake_timeout_ms;
-};
-
 /*
  * After bind() failed with EADDRINUSE on a path: remove the file if it is a
  * socket nobody listens on any more (a connect is refused), so that bind()
@@ -110,6 +92,8 @@ static int copy_options(mpconn_listener *l, const mpconn_net_options *o) {
     return 0;
   l->same_uid = o->same_uid_only;
   l->handshake_timeout_ms = o->handshake_timeout_ms;
+  if (o->max_pending > 0)
+    l->max_pending = (size_t)o->max_pending;
   if (!o->authkey)
     return 0;
   l->key = malloc(o->authkey_len ? o->authkey_len : 1);
@@ -173,87 +157,21 @@ int mpconn_listener_new(mpconn_listener **l, const char *address,
   mpconn_listener *n = calloc(1, sizeof(*n));
   if (!n)
     return MPCONN_ENOMEM;
-  n->fd = -1;
+  n->fd = n->ep = n->timer = n->reserve = -1;
+  n->max_pending = MPCONN_DEFAULT_MAX_PENDING;
   n->family = family;
+  pthread_mutex_init(&n->lock, NULL);
   rc = copy_options(n, o);
   if (rc == 0)
     rc = open_socket(n, &a, o ? o->backlog : 0);
+  if (rc == 0)
+    rc = mpconn__accept_init(n);
   if (rc < 0) {
     mpconn_listener_free(n);
     return rc;
   }
   *l = n;
   return 0;
-}
-
-/* accept() errors that concern only the client that was leaving, or the
- * network under it (see accept(2)): take the next one. */
-static bool transient(int err) {
-  switch (err) {
-  case EINTR:
-  case ECONNABORTED:
-  case EPROTO:
-  case ENETDOWN:
-  case ENOPROTOOPT:
-  case EHOSTDOWN:
-  case ENONET:
-  case EHOSTUNREACH:
-  case EOPNOTSUPP:
-  case ENETUNREACH:
-    return true;
-  default:
-    return false;
-  }
-}
-
-/* Check and authenticate an accepted client; fd is consumed. */
-static int admit(mpconn_listener *l, int fd, mpconn **c) {
-  int rc = mpconn__settle(fd, l->family, l->same_uid);
-  if (rc < 0) {
-    close(fd);
-    return MPCONN_EAUTH;
-  }
-  mpconn *n;
-  rc = mpconn_from_fds(&n, fd, fd);
-  if (rc < 0)
-    return rc;
-  if (l->has_key) {
-    /* Python's Listener.accept(): the client proves the key first. */
-    mpconn_net_options o = {.handshake_timeout_ms = l->handshake_timeout_ms};
-    int64_t deadline = mpconn__handshake_deadline(&o);
-    rc = mpconn__deliver_challenge(n, l->key, l->keylen, deadline);
-    if (rc == 0)
-      rc = mpconn__answer_challenge(n, l->key, l->keylen, deadline);
-    if (rc < 0) {
-      mpconn_free(n);
-      /* Whatever went wrong concerns that client only. */
-      return rc == MPCONN_ENOMEM ? rc : MPCONN_EAUTH;
-    }
-  }
-  *c = n;
-  return 0;
-}
-
-int mpconn_listener_accept(mpconn_listener *l, mpconn **c, int timeout_ms) {
-  if (c)
-    *c = NULL;
-  if (!l || !c)
-    return MPCONN_EINVAL;
-  if (l->closed)
-    return MPCONN_ECLOSED;
-  int64_t deadline = mpconn__deadline(timeout_ms);
-  for (;;) {
-    int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd >= 0)
-      return admit(l, fd, c);
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      int rc = mpconn__wait_fd(l->fd, POLLIN, deadline);
-      if (rc < 0)
-        return rc;
-    } else if (!transient(errno)) {
-      return -errno;
-    }
-  }
 }
 
 int mpconn_listener_address(const mpconn_listener *l, char *buf, size_t size) {
@@ -271,13 +189,19 @@ int mpconn_listener_address(const mpconn_listener *l, char *buf, size_t size) {
 int mpconn_listener_fileno(const mpconn_listener *l) {
   if (!l)
     return MPCONN_EINVAL;
-  return l->closed ? MPCONN_ECLOSED : l->fd;
+  return l->closed ? MPCONN_ECLOSED : l->ep;
 }
 
 int mpconn_listener_close(mpconn_listener *l) {
-  if (!l || l->closed)
+  if (!l)
     return 0;
+  pthread_mutex_lock(&l->lock);
+  bool was = l->closed;
   l->closed = true;
+  mpconn__accept_release(l);
+  pthread_mutex_unlock(&l->lock);
+  if (was)
+    return 0;
   /* The file goes first: there is no moment when it exists but refuses
    * connections, which would make it look stale to a new listener. */
   int rc = unlink_own(l);
@@ -295,5 +219,6 @@ void mpconn_listener_free(mpconn_listener *l) {
     OPENSSL_cleanse(l->key, l->keylen);
   free(l->key);
   free(l->path);
+  pthread_mutex_destroy(&l->lock);
   free(l);
 }

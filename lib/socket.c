@@ -57,9 +57,9 @@ int mpconn__check_peer_uid(int fd) {
   return u.uid == geteuid() ? 0 : MPCONN_EAUTH;
 }
 
-int mpconn__settle(int fd, int family, bool same_uid) {
+int mpconn__settle(int fd, int family, bool same_uid, bool nonblocking) {
   /* Blocking from now on, as Python's connections are. */
-  int fl = fcntl(fd, F_GETFL);
+  int fl = nonblocking ? 0 : fcntl(fd, F_GETFL);
   if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0))
     return -errno;
   /* TCP without Nagle's delay, since every frame goes out in one write

@@ -790,8 +790,9 @@ def case_refused(places):
 
 def case_handshake_timeout(places):
     """A client that connects and never authenticates is refused once
-    --handshake-timeout has passed: listen --once exits 1, listen without
-    it serves the next client.  connect gives up on a listener that never
+    --handshake-timeout has passed: listen --once exits 1; listen without
+    it serves a good client that comes after a silent one without waiting
+    for the silent one.  connect gives up on a listener that never
     challenges it."""
     with key_file(KEY) as path:
         proc = start(["listen", places.tool(), "--once", "--authkey-file",
@@ -811,9 +812,11 @@ def case_handshake_timeout(places):
             if elapsed < 0.2:
                 raise AssertionError(f"refused after {elapsed:.3f} s")
 
-        # Long enough for the good client's handshake on a busy machine.
+        # A silent client does not hold up the next one: the good client is
+        # served while the silent one is still in its handshake, which ends
+        # with the tool, long before its deadline.
         proc = start(["listen", places.tool(), "--authkey-file", path,
-                      "--handshake-timeout", "2000"])
+                      "--handshake-timeout", "30000"])
         with reaped(proc):
             addr = py_form(listening(proc))
             with socket.socket(family) as silent:
@@ -822,8 +825,7 @@ def case_handshake_timeout(places):
                 conn.send_bytes(codec.packb("served"))
                 expect_eof(conn)
                 conn.close()
-                finish(proc, b'"served"\n', "mpconn: listen: refused a "
-                       "client: authentication failed\n", 0)
+                finish(proc, b'"served"\n', "", 0)
 
         with socket.socket(family) as mute:
             # Never accepted: the connection waits in the backlog, and the
