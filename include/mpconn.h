@@ -98,6 +98,7 @@ extern "C" {
   XX(EOVERRELEASE, -4065, "semaphore or lock released too many times")         \
   XX(EBADNAME, -4064, "malformed shared memory name")                          \
   XX(EPIPE, -EPIPE, "broken pipe: the peer has closed its end")                   \
+  XX(EAGAIN, -EAGAIN, "would block: the send buffer is full")                  \
   XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                             \
   XX(EINVAL, -EINVAL, "invalid argument")                                          \
   XX(ENOMEM, -ENOMEM, "out of memory")                                             \
@@ -138,6 +139,8 @@ MPCONN_EXPORT const char *mpconn_err_name(int code);
 
 /** An open connection; opaque. */
 typedef struct mpconn mpconn;
+/** A listening socket (see "Listeners and clients"); opaque. */
+typedef struct mpconn_listener mpconn_listener;
 
 /** Default per-connection receive limit: 64 MiB. */
 #define MPCONN_DEFAULT_MAX_SIZE ((size_t)64 * 1024 * 1024)
@@ -400,12 +403,105 @@ MPCONN_EXPORT int mpconn_recv_bytes_into(mpconn *c, void *buf, size_t size,
 MPCONN_EXPORT int mpconn_cork(mpconn *c, bool on);
 
 /**
- * mpconn_flush() - write the frames mpconn_cork() holds back.
+ * mpconn_flush() - write what the send buffer holds.
  * @c: a connection that can send.
  *
- * Return: 0 (also when nothing was held), or as mpconn_send_bytes().
+ * The frames mpconn_cork() holds back, and, with a send timeout, what the
+ * descriptor did not take when they were sent.  Blocking (the default), it
+ * returns when all is written; with a send timeout, it writes what it can
+ * within the timeout (0: what the descriptor takes now).
+ * Return: 0 (also when nothing was held: everything is written);
+ * MPCONN_EAGAIN (timeout 0) or MPCONN_ETIMEDOUT with some still held (call
+ * again when the descriptor is writable); or as mpconn_send_bytes().
  */
 MPCONN_EXPORT int mpconn_flush(mpconn *c);
+
+/** Default cap of what a send leaves in a connection's send buffer: 1 MiB. */
+#define MPCONN_DEFAULT_SEND_BUFFER ((size_t)1024 * 1024)
+
+/**
+ * mpconn_set_send_timeout() - how long a send may wait, for servers.
+ * @c: a connection that can send.
+ * @timeout_ms: negative (the default): sends block until their frame is
+ *              written, as Python's do.  0: sends never wait.  Positive:
+ *              sends wait at most this long.
+ *
+ * With 0 or a positive timeout, a send either takes the whole frame or
+ * nothing: it writes what the descriptor takes now and keeps the rest in
+ * the connection's send buffer, as long as what the buffer holds stays
+ * under its cap (mpconn_set_send_buffer()) — a frame is always taken when
+ * the buffer is empty, however large.  When it would not fit, the send
+ * returns MPCONN_EAGAIN (timeout 0) or, having waited for the buffer to
+ * drain, MPCONN_ETIMEDOUT, and has taken nothing: no half frame is ever
+ * left on the wire.  What the buffer holds goes out with the next send or
+ * mpconn_flush(); mpconn_events() says when to poll for POLLOUT.  Bodies
+ * that mpconn_send() would write from where they are are copied in this
+ * mode.  For a pipe, its write end is made non-blocking (O_NONBLOCK, which
+ * every process sharing it sees).
+ * Return: 0, MPCONN_EREADONLY, MPCONN_ECLOSED, MPCONN_EINVAL, -errno.
+ */
+MPCONN_EXPORT int mpconn_set_send_timeout(mpconn *c, int timeout_ms);
+
+/**
+ * mpconn_set_send_buffer() - cap what a send leaves in the send buffer.
+ * @c: the connection.
+ * @bytes: the cap; default MPCONN_DEFAULT_SEND_BUFFER.  Only sends with a
+ *         send timeout keep bytes there (see mpconn_set_send_timeout()).
+ * Return: 0, MPCONN_EINVAL or MPCONN_ECLOSED.
+ */
+MPCONN_EXPORT int mpconn_set_send_buffer(mpconn *c, size_t bytes);
+
+/**
+ * mpconn_events() - what an event loop should wait for on a connection.
+ * @c: the connection.
+ *
+ * POLLIN while it can receive (not closed, not shut down for reading, no
+ * end of file or sticky error reported yet), POLLOUT while its send buffer
+ * holds bytes the descriptor did not take (then call mpconn_flush() once
+ * it is writable).  POLLIN concerns mpconn_fileno(c), POLLOUT
+ * mpconn_send_fileno(c) — the same descriptor but for a connection made
+ * from two.  A receive with timeout 0 after POLLIN never blocks, and
+ * mpconn_poll(c, 0) says whether a whole message is there (bytes arrive in
+ * parts: readable is not yet a message).
+ * Return: POLLIN | POLLOUT bits; 0 for NULL or a closed connection.
+ */
+MPCONN_EXPORT int mpconn_events(const mpconn *c);
+
+/** mpconn_send_fileno() - the sending descriptor, or MPCONN_ECLOSED,
+ *  MPCONN_EREADONLY, MPCONN_EINVAL. */
+MPCONN_EXPORT int mpconn_send_fileno(const mpconn *c);
+
+/** For mpconn_shutdown(): stop sending (a half-close). */
+#define MPCONN_SHUT_WR 1
+/** For mpconn_shutdown(): stop receiving (sockets only). */
+#define MPCONN_SHUT_RD 2
+
+/**
+ * mpconn_shutdown() - half-close a connection.
+ * @c: the connection.
+ * @how: MPCONN_SHUT_WR, MPCONN_SHUT_RD, or both.
+ *
+ * MPCONN_SHUT_WR: what the send buffer holds is written first (as
+ * mpconn_flush() would, within the send timeout), then the sending side is
+ * shut down: the peer receives every message sent, then MPCONN_EOF (Python:
+ * EOFError), and can still send; this side can still receive.  Later sends
+ * return MPCONN_EPIPE.  On a pipe's write end the descriptor is closed.
+ * MPCONN_SHUT_RD (sockets only): receiving is over; a thread blocked in a
+ * receive on @c (in another thread: a connection may have one receiving
+ * and one sending thread) wakes up and gets MPCONN_EOF, and so does every
+ * later receive.  This, not mpconn_close() from another thread, is how to
+ * wake a blocked receiver: closing a connection another thread is using
+ * frees memory under it.
+ * Return: 0; MPCONN_EAGAIN or MPCONN_ETIMEDOUT (the send buffer could not
+ * be written yet: nothing is shut down; call again when writable);
+ * MPCONN_EINVAL (@how is 0 or has other bits, or MPCONN_SHUT_RD on a
+ * pipe); MPCONN_ECLOSED; the codes of mpconn_flush(); -errno.
+ */
+MPCONN_EXPORT int mpconn_shutdown(mpconn *c, int how);
+
+/** mpconn_closed() - whether @c is closed (Python's closed): true for NULL
+ *  and after mpconn_close(). */
+MPCONN_EXPORT bool mpconn_closed(const mpconn *c);
 
 /* ------------------------------------------------------------------------ */
 /* Waiting                                                                  */
@@ -445,6 +541,59 @@ MPCONN_EXPORT int mpconn_poll(mpconn *c, int timeout_ms);
  */
 MPCONN_EXPORT int mpconn_wait(mpconn *const *conns, size_t n, int timeout_ms,
                               mpconn **ready);
+
+/** What an entry of mpconn_wait_any() is. */
+enum mpconn_wait_kind {
+  MPCONN_WAIT_CONN = 1, /* a connection */
+  MPCONN_WAIT_LISTENER, /* a listener */
+  MPCONN_WAIT_FD,       /* any other descriptor */
+};
+
+/**
+ * struct mpconn_wait_item - one thing mpconn_wait_any() waits on.
+ * @kind: an enum mpconn_wait_kind.
+ * @conn: for MPCONN_WAIT_CONN.
+ * @listener: for MPCONN_WAIT_LISTENER.
+ * @fd: for MPCONN_WAIT_FD.
+ * @events: what to wait for, poll()'s bits.  A connection: POLLIN, a
+ *          receive would return at once (a whole message, or an error or
+ *          end of file, as mpconn_wait()); POLLOUT, its sending descriptor
+ *          is writable (mpconn_flush() makes progress).  A listener:
+ *          POLLIN, mpconn_listener_accept() has work to do.  A descriptor:
+ *          anything poll() takes.
+ * @revents: set by the call: which of @events hold (for a descriptor, also
+ *           POLLERR, POLLHUP, POLLNVAL as poll() reports them).
+ *
+ * Allocated by the caller.
+ */
+typedef struct mpconn_wait_item {
+  int kind;
+  mpconn *conn;
+  mpconn_listener *listener;
+  int fd;
+  short events;
+  short revents;
+} mpconn_wait_item;
+
+/**
+ * mpconn_wait_any() - wait on connections, listeners and descriptors.
+ * @items: what to wait on.
+ * @n: how many.
+ * @timeout_ms: how long to wait.
+ *
+ * Level-triggered and buffer-aware as mpconn_wait(): a connection with a
+ * whole message already buffered is ready without a system call, bytes
+ * read while waiting stay in the connection's buffer, and a connection
+ * whose descriptor is readable but holds only part of a message is not
+ * ready.
+ * Ownership: @items and what they point to are borrowed for the call.
+ * Return: how many items have revents set (0 on timeout); MPCONN_EINVAL
+ * (an unknown kind, a NULL entry, @n over INT32_MAX); MPCONN_ECLOSED or
+ * MPCONN_EWRITEONLY (a connection asked for POLLIN that cannot receive);
+ * MPCONN_ENOMEM; -errno.
+ */
+MPCONN_EXPORT int mpconn_wait_any(mpconn_wait_item *items, size_t n,
+                                  int timeout_ms);
 
 /* ------------------------------------------------------------------------ */
 /* Values                                                                   */
@@ -727,8 +876,7 @@ MPCONN_EXPORT int mpconn_vunpackf(const msgpack_object *v, mpconn_error *err,
  * which.
  */
 
-/** A listening socket; opaque. */
-typedef struct mpconn_listener mpconn_listener;
+/* mpconn_listener, a listening socket, is declared with the connections. */
 
 /** The handshake timeout when the options say 0, in milliseconds. */
 #define MPCONN_DEFAULT_HANDSHAKE_TIMEOUT 5000
@@ -921,6 +1069,55 @@ MPCONN_EXPORT int mpconn_listener_close(mpconn_listener *l);
  * Ownership: @l is invalid afterwards; accepted connections stay valid.
  */
 MPCONN_EXPORT void mpconn_listener_free(mpconn_listener *l);
+
+/**
+ * mpconn_peer_address() - the address at the other end of a socket.
+ * @c: a connection over a socket (accepted: Python's last_accepted).
+ * @buf: receives the address in the form mpconn_client() takes, "" for a
+ *       Unix socket whose peer has no name (clients usually have none);
+ *       NUL-terminated.
+ * @size: size of @buf; MPCONN_ADDRESS_MAX bytes are always enough.
+ * Return: 0; MPCONN_EINVAL (@buf too small, not a socket's connection);
+ * MPCONN_ECLOSED; -errno (-ENOTCONN).
+ */
+MPCONN_EXPORT int mpconn_peer_address(const mpconn *c, char *buf,
+                                      size_t size);
+
+/**
+ * mpconn_deliver_challenge() - challenge the peer to prove the key.
+ * @c: any connection (a pipe, a wrapped descriptor, one received from
+ *     another process), before anything else is sent or received on it.
+ * @key: the shared key; @keylen its length.
+ * @timeout_ms: the longest the exchange may take.
+ *
+ * Python's multiprocessing.connection.deliver_challenge(): sends a
+ * challenge in Python 3.12's form ("{sha256}"; Python 3.11 answers it with
+ * HMAC-MD5, which is accepted), checks the answer, and sends #WELCOME# or
+ * #FAILURE#.  A listener runs this then mpconn_answer_challenge(); a client
+ * the other way round.
+ * Ownership: @key is borrowed for the call.
+ * Return: 0; MPCONN_EAUTH (a wrong answer, or anything that is not a step
+ * of the handshake); MPCONN_ETIMEDOUT; MPCONN_EOF, MPCONN_ETRUNCATED or
+ * MPCONN_ECONNRESET (the peer left); MPCONN_EINVAL; -errno.
+ */
+MPCONN_EXPORT int mpconn_deliver_challenge(mpconn *c, const void *key,
+                                           size_t keylen, int timeout_ms);
+
+/**
+ * mpconn_answer_challenge() - prove the key to the peer.
+ * @c: as mpconn_deliver_challenge().
+ * @key: the shared key; @keylen its length.
+ * @timeout_ms: the longest the exchange may take.
+ *
+ * Python's answer_challenge(): answers a challenge of either form (3.12+
+ * "{digest}" with md5, sha256, sha384, sha3_256 or sha3_384, or 3.11's
+ * plain HMAC-MD5) and expects #WELCOME#.
+ * Ownership: @key is borrowed for the call.
+ * Return: as mpconn_deliver_challenge(); MPCONN_EAUTH also when the peer
+ * answers #FAILURE#.
+ */
+MPCONN_EXPORT int mpconn_answer_challenge(mpconn *c, const void *key,
+                                          size_t keylen, int timeout_ms);
 
 /**
  * mpconn_peer_cred() - who is at the other end of a Unix socket.

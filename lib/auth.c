@@ -286,3 +286,26 @@ int mpconn__answer_challenge(mpconn *c, const void *key, size_t keylen,
   return mpconn__handshake_run(c, key, keylen, MPCONN__HS_ANSWER_ONLY,
                                deadline);
 }
+
+static int handshake_call(mpconn *c, const void *key, size_t keylen,
+                          enum mpconn__hs_role role, int timeout_ms) {
+  if (!c || (!key && keylen))
+    return MPCONN_EINVAL;
+  int rc = mpconn__check_recv(c);
+  if (rc == 0)
+    rc = mpconn__check_send(c);
+  if (rc < 0)
+    return rc;
+  return mpconn__handshake_run(c, key, keylen, role,
+                               mpconn__deadline(timeout_ms));
+}
+
+int mpconn_deliver_challenge(mpconn *c, const void *key, size_t keylen,
+                             int timeout_ms) {
+  return handshake_call(c, key, keylen, MPCONN__HS_DELIVER_ONLY, timeout_ms);
+}
+
+int mpconn_answer_challenge(mpconn *c, const void *key, size_t keylen,
+                            int timeout_ms) {
+  return handshake_call(c, key, keylen, MPCONN__HS_ANSWER_ONLY, timeout_ms);
+}

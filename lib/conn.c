@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ int mpconn_from_fds(mpconn **c, int rfd, int wfd) {
   n->rfd = rfd;
   n->wfd = wfd;
   n->wsock = wfd >= 0 && is_socket(wfd);
+  n->send_timeout = -1;
+  n->send_cap = MPCONN_DEFAULT_SEND_BUFFER;
   n->max_size = MPCONN_DEFAULT_MAX_SIZE;
   n->max_decoded = MPCONN_DEFAULT_MAX_DECODED;
   *c = n;
@@ -231,5 +234,79 @@ bool mpconn_readable(const mpconn *c) {
 }
 
 bool mpconn_writable(const mpconn *c) {
-  return c && !c->closed && c->wfd >= 0;
+  return c && !c->closed && c->wfd >= 0 && !c->shut_wr;
 }
+
+int mpconn_set_send_timeout(mpconn *c, int timeout_ms) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  if (c->wfd < 0)
+    return MPCONN_EREADONLY;
+  /* A pipe is written with write(), which has no per-call MSG_DONTWAIT. */
+  if (timeout_ms >= 0 && !c->wsock) {
+    int fl = fcntl(c->wfd, F_GETFL);
+    if (fl < 0 || fcntl(c->wfd, F_SETFL, fl | O_NONBLOCK) < 0)
+      return -errno;
+  }
+  c->send_timeout = timeout_ms < 0 ? -1 : timeout_ms;
+  return 0;
+}
+
+int mpconn_set_send_buffer(mpconn *c, size_t bytes) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  c->send_cap = bytes;
+  return 0;
+}
+
+int mpconn_events(const mpconn *c) {
+  if (!c || c->closed)
+    return 0;
+  int ev = 0;
+  if (c->rfd >= 0 && mpconn__rx_open(c))
+    ev |= POLLIN;
+  if (c->wfd >= 0 && mpconn__tx_queued(c) > 0)
+    ev |= POLLOUT;
+  return ev;
+}
+
+int mpconn_send_fileno(const mpconn *c) {
+  if (!c)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  return c->wfd >= 0 ? c->wfd : MPCONN_EREADONLY;
+}
+
+int mpconn_shutdown(mpconn *c, int how) {
+  if (!c || how == 0 || (how & ~(MPCONN_SHUT_WR | MPCONN_SHUT_RD)))
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  bool rd = how & MPCONN_SHUT_RD, wr = how & MPCONN_SHUT_WR;
+  if (rd && (c->rfd < 0 || !is_socket(c->rfd)))
+    return MPCONN_EINVAL;
+  if (wr && c->wfd >= 0 && !c->shut_wr) {
+    int rc = mpconn_flush(c);
+    if (rc < 0)
+      return rc;
+    if (c->wsock) {
+      if (shutdown(c->wfd, SHUT_WR) < 0 && errno != ENOTCONN)
+        return -errno;
+    } else {
+      /* A pipe's write end: closing it is its end of file. */
+      close(c->wfd);
+      c->wfd = -1;
+    }
+    c->shut_wr = true;
+  }
+  if (rd && shutdown(c->rfd, SHUT_RD) < 0 && errno != ENOTCONN)
+    return -errno;
+  return 0;
+}
+
+bool mpconn_closed(const mpconn *c) { return !c || c->closed; }

@@ -15,6 +15,9 @@ struct mpconn {
   int rfd, wfd;
   bool wsock; /* wfd is a socket: send with MSG_NOSIGNAL */
   bool closed;
+  bool shut_wr;       /* mpconn_shutdown(): sending is over */
+  int send_timeout;   /* -1 blocking; 0 never waits; else milliseconds */
+  size_t send_cap;    /* the most a send leaves in the send buffer */
   size_t max_size;    /* the receive limit: of a frame's payload */
   size_t max_decoded; /* the decode limit: of a value's tree */
   struct mpconn_rx rx;
@@ -38,6 +41,8 @@ static inline int mpconn__check_send(const mpconn *c) {
     return MPCONN_ECLOSED;
   if (c->wfd < 0)
     return MPCONN_EREADONLY;
+  if (c->shut_wr)
+    return MPCONN_EPIPE;
   /* A value being packed owns the send side until it ends. */
   return c->tx.packing ? MPCONN_EINVAL : 0;
 }

@@ -346,6 +346,8 @@ int mpconn__rx_poll(mpconn *c, int timeout_ms) {
 
 int mpconn__rx_ready(mpconn *c) { return rx_step(c, c->max_size, false); }
 
+bool mpconn__rx_open(const mpconn *c) { return c->rx.err == 0; }
+
 void mpconn__rx_release(struct mpconn_rx *rx) {
   drop_big(rx);
   free(rx->buf);

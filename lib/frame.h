@@ -98,6 +98,9 @@ int mpconn__rx_read_into(mpconn *c, uint8_t *buf, size_t size, size_t *len,
 int mpconn__rx_poll(mpconn *c, int timeout_ms);
 /* The same without any system call: only what is buffered counts. */
 int mpconn__rx_ready(mpconn *c);
+/* Whether receives may still return messages: no end of file or sticky
+ * error met yet. */
+bool mpconn__rx_open(const mpconn *c);
 /* Release the receive state's memory (the connection is closing). */
 void mpconn__rx_release(struct mpconn_rx *rx);
 

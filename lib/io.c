@@ -80,25 +80,33 @@ ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline) {
   }
 }
 
-static ssize_t write_once(int fd, bool sock, struct iovec *iov, int iovcnt) {
+static ssize_t write_once(int fd, bool sock, struct iovec *iov, int iovcnt,
+                          bool wait) {
+  int flags = MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT);
   /* One buffer (a frame packed whole, or what is left of it) goes by the
    * plainer call: the kernel has no iovec to copy in. */
   if (sock && iovcnt == 1)
-    return send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL);
+    return send(fd, iov->iov_base, iov->iov_len, flags);
   if (sock) {
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-    return sendmsg(fd, &m, MSG_NOSIGNAL);
+    return sendmsg(fd, &m, flags);
   }
   return writev(fd, iov, iovcnt);
 }
 
-static int write_loop(int fd, bool sock, struct iovec *iov, int iovcnt) {
+/* Write @iov: all of it, waiting for room when @wait, or what fits now.
+ * *@written receives the bytes written, also on failure.  0 or a code. */
+static int write_loop(int fd, bool sock, struct iovec *iov, int iovcnt,
+                      bool wait, size_t *written) {
+  *written = 0;
   while (iovcnt > 0) {
-    ssize_t n = write_once(fd, sock, iov, iovcnt);
+    ssize_t n = write_once(fd, sock, iov, iovcnt, wait);
     if (n < 0) {
       if (errno == EINTR)
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!wait)
+          return 0;
         int rc = mpconn__wait_fd(fd, POLLOUT, MPCONN_FOREVER);
         if (rc < 0)
           return rc;
@@ -107,6 +115,7 @@ static int write_loop(int fd, bool sock, struct iovec *iov, int iovcnt) {
       return errno == EPIPE ? MPCONN_EPIPE : -errno;
     }
     size_t done = (size_t)n;
+    *written += done;
     while (iovcnt > 0 && done >= iov->iov_len) {
       done -= iov->iov_len;
       iov++;
@@ -121,16 +130,16 @@ static int write_loop(int fd, bool sock, struct iovec *iov, int iovcnt) {
 }
 
 /*
- * Write every byte of iov.  Sockets use MSG_NOSIGNAL.  For pipes SIGPIPE is
- * blocked in this thread only, and a SIGPIPE this write raised is taken
- * back before the mask is restored, so the process-wide disposition is
- * never consulted nor changed.  A SIGPIPE that was already pending is left
- * alone.  Two system calls per write besides the write itself.  iov is
- * modified.
+ * Sockets use MSG_NOSIGNAL.  For pipes SIGPIPE is blocked in this thread
+ * only, and a SIGPIPE this write raised is taken back before the mask is
+ * restored, so the process-wide disposition is never consulted nor
+ * changed.  A SIGPIPE that was already pending is left alone.  Two system
+ * calls per write besides the write itself.  iov is modified.
  */
-int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt) {
+static int write_safely(int fd, bool sock, struct iovec *iov, int iovcnt,
+                        bool wait, size_t *written) {
   if (sock)
-    return write_loop(fd, sock, iov, iovcnt);
+    return write_loop(fd, sock, iov, iovcnt, wait, written);
 
   sigset_t pipe_set, old, pending;
   sigemptyset(&pipe_set);
@@ -141,7 +150,7 @@ int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt) {
   bool was_pending = sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
                      sigismember(&pending, SIGPIPE);
 
-  int rc = write_loop(fd, sock, iov, iovcnt);
+  int rc = write_loop(fd, sock, iov, iovcnt, wait, written);
 
   if (rc == MPCONN_EPIPE && !was_pending) {
     const struct timespec zero = {0, 0};
@@ -150,4 +159,15 @@ int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt) {
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return rc;
+}
+
+int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt) {
+  size_t written;
+  return write_safely(fd, sock, iov, iovcnt, true, &written);
+}
+
+ssize_t mpconn__write_some(int fd, bool sock, struct iovec *iov, int iovcnt) {
+  size_t written;
+  int rc = write_safely(fd, sock, iov, iovcnt, false, &written);
+  return rc < 0 ? rc : (ssize_t)written;
 }

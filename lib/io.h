@@ -47,5 +47,8 @@ ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline);
 /* Write every byte of @iov (modified) to @fd, a socket when @sock: 0,
  * MPCONN_EPIPE, or -errno.  SIGPIPE is never delivered. */
 int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt);
+/* Write what fits now, never waiting (a pipe must be non-blocking for
+ * that): the bytes written (0 when none fit), or a code, as above. */
+ssize_t mpconn__write_some(int fd, bool sock, struct iovec *iov, int iovcnt);
 
 #endif

@@ -4,11 +4,19 @@
  * bytes, values packed in place into a connection's send buffer (by
  * mpconn_pack_begin(), mpconn_send() and mpconn_sendf(), all through
  * mpconn__pack_start()), and corking, which gathers small frames into one
- * write.  Uncorked, the send buffer holds at most the frame being packed
- * and is written as soon as it ends.
+ * write.  Uncorked and blocking, the send buffer holds at most the frame
+ * being packed and is written as soon as it ends.
+ *
+ * With a send timeout (mpconn_set_send_timeout()) a send never leaves
+ * half a frame behind: it first makes sure the whole frame will be taken
+ * (the buffer has room under its cap, or is empty; waiting for room up to
+ * the timeout), then writes what the descriptor takes now and keeps the
+ * rest in the send buffer, for mpconn_flush() or the next send.  Large
+ * bodies are then always copied: they must outlive the call.
  */
 #include "mpconn-private.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,11 +112,116 @@ void mpconn__tx_release(struct mpconn_tx *tx) {
   tx->nborrowed = 0;
 }
 
+/* Drop the first @n bytes of the send buffer, which have been written. */
+static void tx_drop(struct mpconn_tx *tx, size_t n) {
+  memmove(tx->b.p, tx->b.p + n, tx->b.len - n);
+  tx->b.len -= n;
+  if (tx->frame >= n)
+    tx->frame -= n;
+}
+
+/* A broken stream: nothing can be resent. */
+static int tx_broken(struct mpconn_tx *tx, int rc) {
+  tx->b.len = 0;
+  tx->nborrowed = 0;
+  if (tx->b.cap > TX_KEEP)
+    mpconn__tx_release(tx);
+  return rc;
+}
+
+/* Without waiting: write the first @n bytes of the send buffer, or what of
+ * them the descriptor takes now. */
+static int tx_write_some(mpconn *c, size_t n) {
+  struct mpconn_tx *tx = &c->tx;
+  if (n == 0)
+    return 0;
+  struct iovec iov = {.iov_base = tx->b.p, .iov_len = n};
+  ssize_t w = mpconn__write_some(c->wfd, c->wsock, &iov, 1);
+  if (w < 0)
+    return tx_broken(tx, (int)w);
+  tx_drop(tx, (size_t)w);
+  return 0;
+}
+
+/* How much of the send buffer is whole frames waiting to be written. */
+static size_t tx_pending(const struct mpconn_tx *tx) {
+  return tx->packing ? tx->frame : tx->b.len;
+}
+
+/*
+ * With a send timeout, before a frame of @need bytes is taken: 0 when the
+ * @before bytes already waiting leave room for it under the cap (or are
+ * none); else MPCONN_EAGAIN (timeout 0), or, having written what was
+ * waiting as the descriptor let it, MPCONN_ETIMEDOUT.  Only those bytes
+ * are written, none of the new frame.
+ */
+static int tx_admit(mpconn *c, size_t before, size_t need) {
+  struct mpconn_tx *tx = &c->tx;
+  int64_t deadline = 0;
+  bool started = false;
+  for (;;) {
+    if (before == 0 || (need <= c->send_cap && before <= c->send_cap - need))
+      return 0;
+    size_t left = tx->b.len;
+    int rc = tx_write_some(c, before);
+    if (rc < 0)
+      return rc;
+    before -= left - tx->b.len;
+    if (left != tx->b.len)
+      continue; /* some went: look again */
+    if (c->send_timeout == 0)
+      return MPCONN_EAGAIN;
+    if (!started) {
+      deadline = mpconn__deadline(c->send_timeout);
+      started = true;
+    }
+    rc = mpconn__wait_fd(c->wfd, POLLOUT, deadline);
+    if (rc < 0)
+      return rc;
+  }
+}
+
+/* With a send timeout: write what the descriptor takes now of the buffer
+ * and of iov[0..n), and keep the rest of iov in the buffer, which has room
+ * for it (tx_reserve_extra()). */
+static int tx_write_nowait(mpconn *c, struct iovec *extra, int n) {
+  struct mpconn_tx *tx = &c->tx;
+  struct iovec iov[3];
+  int k = 0;
+  size_t held = tx->b.len;
+  if (held)
+    iov[k++] = (struct iovec){.iov_base = tx->b.p, .iov_len = held};
+  for (int i = 0; i < n; i++)
+    if (extra[i].iov_len)
+      iov[k++] = extra[i];
+  if (k == 0)
+    return 0;
+  struct iovec copy[3];
+  memcpy(copy, iov, sizeof(iov));
+  ssize_t w = mpconn__write_some(c->wfd, c->wsock, copy, k);
+  if (w < 0)
+    return tx_broken(tx, (int)w);
+  size_t done = (size_t)w;
+  size_t from_buf = done < held ? done : held;
+  tx_drop(tx, from_buf);
+  done -= from_buf;
+  for (int i = held ? 1 : 0; i < k; i++) {
+    size_t skip = done < iov[i].iov_len ? done : iov[i].iov_len;
+    done -= skip;
+    /* Room was made before anything was written: this cannot fail. */
+    mpconn__wbuf_append(&tx->b, (uint8_t *)iov[i].iov_base + skip,
+                        iov[i].iov_len - skip);
+  }
+  return 0;
+}
+
 /* Write the buffer, with the borrowed bodies in their places, and, after
  * it, iov[0..n).  The buffer is emptied even on failure: the stream is
  * broken then and nothing can be resent. */
 static int tx_write(mpconn *c, struct iovec *extra, int n) {
   struct mpconn_tx *tx = &c->tx;
+  if (c->send_timeout >= 0)
+    return tx_write_nowait(c, extra, n);
   struct iovec iov[2 * MPCONN_TX_BORROW_MAX + 3];
   int k = 0;
   size_t from = 0;
@@ -139,6 +252,14 @@ int mpconn__tx_send(mpconn *c, const void *data, size_t len) {
   struct mpconn_tx *tx = &c->tx;
   uint8_t hdr[MPCONN_HEADER_MAX];
   size_t hlen = mpconn__header_encode(hdr, len);
+  if (c->send_timeout >= 0) {
+    int rc = tx_admit(c, tx->b.len, hlen + len);
+    if (rc < 0)
+      return rc;
+    /* Room for all of it, should the descriptor take none. */
+    if (!mpconn__wbuf_reserve(&tx->b, hlen + len))
+      return MPCONN_ENOMEM;
+  }
   if (tx->corked && len <= TX_COPY_MAX &&
       mpconn__wbuf_reserve(&tx->b, hlen + len)) {
     memcpy(tx->b.p + tx->b.len, hdr, hlen);
@@ -182,7 +303,8 @@ int mpconn__pack_start(mpconn *c, msgpack_packer **pk, bool borrow) {
   if (tx_append(tx, room, sizeof(room)) < 0)
     return MPCONN_ENOMEM;
   tx->packing = true;
-  tx->borrow = borrow;
+  /* With a send timeout the frame may outlive the call. */
+  tx->borrow = borrow && c->send_timeout < 0;
   msgpack_packer_init(&tx->pk, tx, tx_append);
   *pk = &tx->pk;
   return 0;
@@ -232,6 +354,13 @@ int mpconn_pack_end(mpconn *c) {
       tx->borrowed[i].at += hlen - 4;
   }
   memcpy(tx->b.p + tx->frame, hdr, hlen);
+  if (c->send_timeout >= 0) {
+    int rc = tx_admit(c, tx->frame, tx->b.len - tx->frame);
+    if (rc < 0) {
+      mpconn_pack_abort(c);
+      return rc;
+    }
+  }
   tx->packing = false;
   tx->borrow = false;
   /* Borrowed bodies are the caller's only for this call: written now. */
@@ -284,8 +413,23 @@ int mpconn_flush(mpconn *c) {
   int rc = mpconn__check_send(c);
   if (rc < 0)
     return rc;
-  return tx_write(c, NULL, 0);
+  if (c->send_timeout < 0)
+    return tx_write(c, NULL, 0);
+  /* Everything out, waiting up to the send timeout. */
+  int64_t deadline = mpconn__deadline(c->send_timeout);
+  for (;;) {
+    rc = tx_write_some(c, c->tx.b.len);
+    if (rc < 0 || c->tx.b.len == 0)
+      return rc;
+    if (c->send_timeout == 0)
+      return MPCONN_EAGAIN;
+    rc = mpconn__wait_fd(c->wfd, POLLOUT, deadline);
+    if (rc < 0)
+      return rc;
+  }
 }
+
+size_t mpconn__tx_queued(const mpconn *c) { return tx_pending(&c->tx); }
 
 int mpconn__tx_flush_at_close(mpconn *c) {
   mpconn_pack_abort(c);

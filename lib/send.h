@@ -108,6 +108,8 @@ struct mpconn_tx {
 int mpconn__pack_start(mpconn *c, msgpack_packer **pk, bool borrow);
 /* Send one frame of @len bytes of @data. */
 int mpconn__tx_send(mpconn *c, const void *data, size_t len);
+/* Bytes of whole frames waiting in the send buffer. */
+size_t mpconn__tx_queued(const mpconn *c);
 /* At close: drop a value under way, write corked frames. */
 int mpconn__tx_flush_at_close(mpconn *c);
 /* Release the send state's memory. */

@@ -11,7 +11,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* A Unix listener whose backlog is full refuses a non-blocking connect
@@ -95,4 +97,22 @@ int mpconn_peer_cred(const mpconn *c, pid_t *pid, uid_t *uid, gid_t *gid) {
   if (gid)
     *gid = u.gid;
   return 0;
+}
+
+int mpconn_peer_address(const mpconn *c, char *buf, size_t size) {
+  if (!c || !buf || size == 0)
+    return MPCONN_EINVAL;
+  if (c->closed)
+    return MPCONN_ECLOSED;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  int fd = c->rfd >= 0 ? c->rfd : c->wfd;
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+    return errno == ENOTSOCK ? MPCONN_EINVAL : -errno;
+  /* A Unix client without a name, as Python's last_accepted gives it. */
+  if (ss.ss_family == AF_UNIX && len <= offsetof(struct sockaddr_un, sun_path)) {
+    buf[0] = '\0';
+    return 0;
+  }
+  return mpconn__addr_format((const struct sockaddr *)&ss, len, buf, size);
 }

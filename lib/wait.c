@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Readiness: poll() on one connection and wait() on many.  A connection is
- * ready when a whole frame is buffered or a receive would fail at once, so
- * both look at the receive buffer before asking the kernel, and bytes read
- * while waiting stay in the connection's buffer.
+ * Readiness: poll() on one connection, wait() on many, and wait_any() on
+ * connections, listeners and plain descriptors together.  A connection is
+ * ready to receive when a whole frame is buffered or a receive would fail
+ * at once, so they look at the receive buffer before asking the kernel,
+ * and bytes read while waiting stay in the connection's buffer.
  */
 #include "mpconn-private.h"
 
@@ -26,58 +27,140 @@ static bool is_ready(mpconn *c, bool readable) {
   return mpconn__rx_ready(c) != 0 || (readable && mpconn__rx_poll(c, 0) != 0);
 }
 
-/* Store the ready connections in ready[]; the number stored. */
-static size_t collect(mpconn *const *conns, size_t n, const struct pollfd *p,
-                      mpconn **ready) {
-  size_t count = 0;
-  for (size_t i = 0; i < n; i++)
-    if (is_ready(conns[i], p && p[i].revents))
-      ready[count++] = conns[i];
+/* poll() entries per item: a connection made from two descriptors may
+ * need one for each direction. */
+#define SLOTS 2
+
+/* The descriptor and events item @it asks poll() about in slot @k. */
+static struct pollfd slot(const mpconn_wait_item *it, int k) {
+  struct pollfd p = {.fd = -1};
+  switch (it->kind) {
+  case MPCONN_WAIT_CONN: {
+    mpconn *c = it->conn;
+    int rfd = c->rfd, wfd = c->wfd;
+    short in = it->events & POLLIN, out = it->events & POLLOUT;
+    if (k == 0 && in)
+      p = (struct pollfd){.fd = rfd, .events = (short)(in | (wfd == rfd ? out : 0))};
+    else if (k == 0 && out)
+      p = (struct pollfd){.fd = wfd, .events = POLLOUT};
+    else if (k == 1 && in && out && wfd != rfd)
+      p = (struct pollfd){.fd = wfd, .events = POLLOUT};
+    break;
+  }
+  case MPCONN_WAIT_LISTENER:
+    if (k == 0)
+      p = (struct pollfd){.fd = mpconn_listener_fileno(it->listener),
+                          .events = POLLIN};
+    break;
+  default:
+    if (k == 0)
+      p = (struct pollfd){.fd = it->fd, .events = it->events};
+    break;
+  }
+  return p;
+}
+
+/* Set the items' revents: from the connections' buffers alone when @p is
+ * NULL, else from poll()'s results too.  The number of items ready. */
+static int collect(mpconn_wait_item *items, size_t n, const struct pollfd *p) {
+  int count = 0;
+  for (size_t i = 0; i < n; i++) {
+    mpconn_wait_item *it = &items[i];
+    short got = 0;
+    for (int k = 0; p && k < SLOTS; k++)
+      if (p[SLOTS * i + k].fd >= 0)
+        got |= p[SLOTS * i + k].revents;
+    it->revents = 0;
+    if (it->kind == MPCONN_WAIT_CONN) {
+      if ((it->events & POLLIN) &&
+          is_ready(it->conn, (got & (POLLIN | POLLHUP | POLLERR)) != 0))
+        it->revents |= POLLIN;
+      if ((it->events & POLLOUT) && (got & (POLLOUT | POLLERR | POLLHUP)))
+        it->revents |= POLLOUT;
+    } else if (it->kind == MPCONN_WAIT_LISTENER) {
+      it->revents = got & (POLLIN | POLLERR | POLLHUP | POLLNVAL);
+    } else {
+      it->revents = got & (it->events | POLLERR | POLLHUP | POLLNVAL);
+    }
+    count += it->revents != 0;
+  }
   return count;
 }
 
-int mpconn_wait(mpconn *const *conns, size_t n, int timeout_ms,
-                mpconn **ready) {
-  if ((!conns && n) || (!ready && n) || n > INT32_MAX)
+static int check_item(const mpconn_wait_item *it) {
+  switch (it->kind) {
+  case MPCONN_WAIT_CONN:
+    if (!it->conn)
+      return MPCONN_EINVAL;
+    if (it->events & POLLIN)
+      return mpconn__check_recv(it->conn);
+    if (it->conn->closed)
+      return MPCONN_ECLOSED;
+    return (it->events & POLLOUT) && it->conn->wfd < 0 ? MPCONN_EREADONLY : 0;
+  case MPCONN_WAIT_LISTENER:
+    return it->listener ? (mpconn_listener_fileno(it->listener) < 0
+                               ? MPCONN_ECLOSED
+                               : 0)
+                        : MPCONN_EINVAL;
+  case MPCONN_WAIT_FD:
+    return 0;
+  default:
+    return MPCONN_EINVAL;
+  }
+}
+
+int mpconn_wait_any(mpconn_wait_item *items, size_t n, int timeout_ms) {
+  if ((!items && n) || n > INT32_MAX / SLOTS)
     return MPCONN_EINVAL;
   for (size_t i = 0; i < n; i++) {
-    if (!conns[i])
-      return MPCONN_EINVAL;
-    int rc = mpconn__check_recv(conns[i]);
+    int rc = check_item(&items[i]);
     if (rc < 0)
       return rc;
   }
-  size_t count = collect(conns, n, NULL, ready);
+  int count = collect(items, n, NULL);
   if (count)
-    return (int)count;
-  struct pollfd *p = calloc(n ? n : 1, sizeof(*p));
+    return count;
+  struct pollfd *p = calloc(n ? SLOTS * n : 1, sizeof(*p));
   if (!p)
     return MPCONN_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    p[i].fd = conns[i]->rfd;
-    p[i].events = POLLIN;
-  }
+  for (size_t i = 0; i < n; i++)
+    for (int k = 0; k < SLOTS; k++)
+      p[SLOTS * i + k] = slot(&items[i], k);
   int64_t deadline = mpconn__deadline(timeout_ms);
   int rc = 0;
   for (;;) {
     int left = mpconn__remaining_ms(deadline);
-    int k = poll(p, (nfds_t)n, left);
+    int k = poll(p, (nfds_t)(SLOTS * n), left);
     if (k < 0 && errno != EINTR) {
       rc = -errno;
       break;
     }
-    if (k > 0) {
-      count = collect(conns, n, p, ready);
-      if (count) {
-        rc = (int)count;
-        break;
-      }
-    }
+    if (k > 0 && (rc = collect(items, n, p)) > 0)
+      break;
     if (left == 0) {
       rc = 0;
       break;
     }
   }
   free(p);
+  return rc;
+}
+
+int mpconn_wait(mpconn *const *conns, size_t n, int timeout_ms,
+                mpconn **ready) {
+  if ((!conns && n) || (!ready && n) || n > INT32_MAX)
+    return MPCONN_EINVAL;
+  mpconn_wait_item *items = calloc(n ? n : 1, sizeof(*items));
+  if (!items)
+    return MPCONN_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    items[i] = (mpconn_wait_item){
+        .kind = MPCONN_WAIT_CONN, .conn = conns[i], .events = POLLIN};
+  int rc = mpconn_wait_any(items, n, timeout_ms);
+  size_t count = 0;
+  for (size_t i = 0; rc > 0 && i < n; i++)
+    if (items[i].revents)
+      ready[count++] = conns[i];
+  free(items);
   return rc;
 }
