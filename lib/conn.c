@@ -178,6 +178,8 @@ int mpconn_fileno(const mpconn *c) {
     return MPCONN_EINVAL;
   if (c->closed)
     return MPCONN_ECLOSED;
+  if (c->rfd < 0 && c->wfd < 0) /* a pipe's writer, shut down */
+    return MPCONN_ECLOSED;
   return c->rfd >= 0 ? c->rfd : c->wfd;
 }
 

@@ -39,10 +39,10 @@ static inline int mpconn__check_send(const mpconn *c) {
     return MPCONN_EINVAL;
   if (c->closed)
     return MPCONN_ECLOSED;
-  if (c->wfd < 0)
-    return MPCONN_EREADONLY;
   if (c->shut_wr)
     return MPCONN_EPIPE;
+  if (c->wfd < 0)
+    return MPCONN_EREADONLY;
   /* A value being packed owns the send side until it ends. */
   return c->tx.packing ? MPCONN_EINVAL : 0;
 }

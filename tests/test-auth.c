@@ -597,8 +597,69 @@ static void test_handshake_deadline(void **state) {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ------------------------------------------------------------------------ */
+/* The handshake as its own calls                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Over a socketpair whose other end a forked child inherited: the child
+ * answers (with @child_key), the parent challenges; then the other way.
+ * The child exits with 0, or 10 + the code's distance from MPCONN_EAUTH.
+ */
+static void handshake_with_child(const char *child_key, int want_parent,
+                                 int want_child) {
+  mpconn *a, *b;
+  assert_int_equal(mpconn_pipe(&a, &b, true), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    mpconn_free(a);
+    int rc = mpconn_answer_challenge(b, child_key, strlen(child_key), 10000);
+    if (rc == 0)
+      rc = mpconn_deliver_challenge(b, child_key, strlen(child_key), 10000);
+    _exit(rc == 0 ? 0 : rc == MPCONN_EAUTH ? 1 : 2);
+  }
+  mpconn_free(b);
+  int rc = mpconn_deliver_challenge(a, KEY, KEYLEN, 10000);
+  if (rc == 0)
+    rc = mpconn_answer_challenge(a, KEY, KEYLEN, 10000);
+  assert_int_equal(rc, want_parent);
+  mpconn_free(a);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), want_child);
+}
+
+static void test_public_calls(void **state) {
+  (void)state;
+  handshake_with_child(KEY, 0, 0);
+  /* The child's answer is wrong: the parent refuses and says #FAILURE#. */
+  handshake_with_child("not the key", MPCONN_EAUTH, 1);
+  mpconn *a, *b;
+  assert_int_equal(mpconn_pipe(&a, &b, true), 0);
+  assert_int_equal(mpconn_deliver_challenge(NULL, KEY, KEYLEN, 0),
+                   MPCONN_EINVAL);
+  assert_int_equal(mpconn_answer_challenge(a, NULL, 3, 0), MPCONN_EINVAL);
+  /* Nobody answers: the deadline. */
+  assert_int_equal(mpconn_deliver_challenge(a, KEY, KEYLEN, 50),
+                   MPCONN_ETIMEDOUT);
+  /* A pipe end cannot run it: it needs both directions. */
+  mpconn *r, *w;
+  assert_int_equal(mpconn_pipe(&r, &w, false), 0);
+  assert_int_equal(mpconn_deliver_challenge(r, KEY, KEYLEN, 0),
+                   MPCONN_EREADONLY);
+  assert_int_equal(mpconn_answer_challenge(w, KEY, KEYLEN, 0),
+                   MPCONN_EWRITEONLY);
+  mpconn_free(a);
+  mpconn_free(b);
+  mpconn_free(r);
+  mpconn_free(w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_public_calls),
       T(test_answer_every_digest),  T(test_answer_sha256_exact),
       T(test_answer_legacy),        T(test_answer_empty_key),
       T(test_answer_256_bytes),     T(test_answer_rejected),

@@ -2,6 +2,9 @@
 /* Creating, wrapping, handing over and closing connections (lib/conn.c). */
 #include "test-util.h"
 
+#include <poll.h>
+#include <pthread.h>
+
 #include <sys/socket.h>
 
 static bool fd_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
@@ -180,8 +183,145 @@ static void test_bad_arguments(void **state) {
   assert_int_equal(mpconn_poll(NULL, 0), MPCONN_EINVAL);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Half-close and state                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void expect_bytes(mpconn *c, const char *want) {
+  void *d;
+  size_t n;
+  assert_int_equal(mpconn_recv_bytes(c, &d, &n, MPCONN_UNLIMITED, 5000), 0);
+  assert_int_equal(n, strlen(want));
+  assert_memory_equal(d, want, n);
+  free(d);
+}
+
+static int recv_code(mpconn *c, int timeout_ms) {
+  void *d = NULL;
+  size_t n;
+  int rc = mpconn_recv_bytes(c, &d, &n, MPCONN_UNLIMITED, timeout_ms);
+  free(d);
+  return rc;
+}
+
+/* Shutting down the sending side: the peer gets every message, then end
+ * of file, and both can still go the other way. */
+static void test_shutdown_write(void **state) {
+  mpconn **p = *state;
+  assert_int_equal(mpconn_send_bytes(p[0], "one", 3), 0);
+  assert_int_equal(mpconn_cork(p[0], true), 0);
+  assert_int_equal(mpconn_send_bytes(p[0], "two", 3), 0); /* held */
+  assert_int_equal(mpconn_shutdown(p[0], MPCONN_SHUT_WR), 0);
+  assert_false(mpconn_writable(p[0]));
+  assert_true(mpconn_readable(p[0]));
+  assert_int_equal(mpconn_send_bytes(p[0], "x", 1), MPCONN_EPIPE);
+  assert_int_equal(mpconn_events(p[0]), POLLIN);
+  expect_bytes(p[1], "one");
+  expect_bytes(p[1], "two");
+  assert_int_equal(recv_code(p[1], 5000), MPCONN_EOF);
+  assert_int_equal(mpconn_events(p[1]), 0);
+  /* The other way is open. */
+  assert_int_equal(mpconn_send_bytes(p[1], "back", 4), 0);
+  expect_bytes(p[0], "back");
+  /* Again is nothing more; the other side too, then both have ended. */
+  assert_int_equal(mpconn_shutdown(p[0], MPCONN_SHUT_WR), 0);
+  assert_int_equal(mpconn_shutdown(p[1], MPCONN_SHUT_WR), 0);
+  assert_int_equal(recv_code(p[0], 5000), MPCONN_EOF);
+}
+
+/* A pipe's writer: its descriptor is closed, the reader sees the end. */
+static void test_shutdown_pipe(void **state) {
+  (void)state;
+  mpconn *r, *w;
+  assert_int_equal(mpconn_pipe(&r, &w, false), 0);
+  int fds = count_fds();
+  assert_int_equal(mpconn_send_bytes(w, "last", 4), 0);
+  assert_int_equal(mpconn_shutdown(w, MPCONN_SHUT_WR), 0);
+  assert_int_equal(count_fds(), fds - 1);
+  assert_int_equal(mpconn_send_bytes(w, "x", 1), MPCONN_EPIPE);
+  expect_bytes(r, "last");
+  assert_int_equal(recv_code(r, 5000), MPCONN_EOF);
+  assert_int_equal(mpconn_shutdown(r, MPCONN_SHUT_RD), MPCONN_EINVAL);
+  mpconn_free(r);
+  mpconn_free(w);
+}
+
+struct blocked {
+  mpconn *c;
+  int rc;
+};
+
+static void *blocked_recv(void *arg) {
+  struct blocked *b = arg;
+  b->rc = recv_code(b->c, -1);
+  return NULL;
+}
+
+/* Shutting down the receiving side wakes a thread blocked in a receive on
+ * the same connection, which gets end of file; sending goes on. */
+static void test_shutdown_read_wakes(void **state) {
+  mpconn **p = *state;
+  struct blocked b = {.c = p[1], .rc = 1};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, blocked_recv, &b), 0);
+  /* Give it time to block; the result is the same if it has not yet. */
+  poll(NULL, 0, 50);
+  assert_int_equal(mpconn_shutdown(p[1], MPCONN_SHUT_RD), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(b.rc, MPCONN_EOF);
+  assert_int_equal(recv_code(p[1], 0), MPCONN_EOF);
+  assert_int_equal(mpconn_send_bytes(p[1], "still", 5), 0);
+  expect_bytes(p[0], "still");
+}
+
+/* With a send timeout, pending bytes must go first: until they can,
+ * nothing is shut down. */
+static void test_shutdown_waits_for_buffer(void **state) {
+  mpconn **p = *state;
+  assert_int_equal(mpconn_set_send_timeout(p[0], 0), 0);
+  size_t big = 4 * 1024 * 1024;
+  uint8_t *m = pattern_buf(1, big);
+  assert_int_equal(mpconn_send_bytes(p[0], m, big), 0);
+  free(m);
+  assert_int_equal(mpconn_shutdown(p[0], MPCONN_SHUT_WR), MPCONN_EAGAIN);
+  assert_true(mpconn_writable(p[0]));
+  assert_int_equal(mpconn_set_send_timeout(p[0], -1), 0);
+  /* The reader takes it in another thread while this one shuts down. */
+  struct blocked b = {.c = p[1], .rc = 1};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, blocked_recv, &b), 0);
+  assert_int_equal(mpconn_shutdown(p[0], MPCONN_SHUT_WR), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(b.rc, 0);
+  assert_int_equal(recv_code(p[1], 5000), MPCONN_EOF);
+}
+
+static void test_shutdown_arguments(void **state) {
+  mpconn **p = *state;
+  assert_int_equal(mpconn_shutdown(NULL, MPCONN_SHUT_WR), MPCONN_EINVAL);
+  assert_int_equal(mpconn_shutdown(p[0], 0), MPCONN_EINVAL);
+  assert_int_equal(mpconn_shutdown(p[0], 4), MPCONN_EINVAL);
+  assert_false(mpconn_closed(p[0]));
+  assert_true(mpconn_closed(NULL));
+  assert_int_equal(mpconn_close(p[0]), 0);
+  assert_true(mpconn_closed(p[0]));
+  assert_int_equal(mpconn_shutdown(p[0], MPCONN_SHUT_WR), MPCONN_ECLOSED);
+  assert_int_equal(mpconn_events(p[0]), 0);
+  assert_int_equal(mpconn_send_fileno(p[0]), MPCONN_ECLOSED);
+  assert_int_equal(mpconn_send_fileno(NULL), MPCONN_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_shutdown_write, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test(test_shutdown_pipe),
+      cmocka_unit_test_setup_teardown(test_shutdown_read_wakes, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_shutdown_waits_for_buffer,
+                                      pair_setup, pair_teardown),
+      cmocka_unit_test_setup_teardown(test_shutdown_arguments, pair_setup,
+                                      pair_teardown),
       cmocka_unit_test(test_pipe_kinds),
       cmocka_unit_test(test_from_fds_owns_on_failure),
       cmocka_unit_test(test_from_fd_detects_direction),

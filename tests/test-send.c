@@ -2,6 +2,7 @@
 /* The send side (lib/send.c): frames written at once, or corked. */
 #include "test-util.h"
 
+#include <poll.h>
 #include <pthread.h>
 
 /* Receive one frame: exactly @len bytes @want. */
@@ -271,6 +272,173 @@ static void test_direction_and_packing(void **state) {
   assert_int_equal(mpconn_pack_end(p[0]), MPCONN_EINVAL);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Send timeouts                                                            */
+/* ------------------------------------------------------------------------ */
+
+#define MSG 65536 /* bytes of each message of these tests */
+
+/* Send message @i (MSG bytes of pattern(i)); the send's code. */
+static int send_msg(mpconn *c, size_t i) {
+  uint8_t *m = pattern_buf(i, MSG);
+  int rc = mpconn_send_bytes(c, m, MSG);
+  free(m);
+  return rc;
+}
+
+/* Receive message @i on @r without blocking, flushing @w whenever the
+ * message is not whole yet: the reader makes room, flushing fills it. */
+static void expect_flushed(mpconn *r, mpconn *w, size_t i) {
+  void *d;
+  size_t n;
+  int rc;
+  while ((rc = mpconn_recv_bytes(r, &d, &n, MPCONN_UNLIMITED, 0)) ==
+         MPCONN_ETIMEDOUT) {
+    rc = mpconn_flush(w);
+    assert_true(rc == 0 || rc == MPCONN_EAGAIN);
+  }
+  assert_int_equal(rc, 0);
+  uint8_t *want = pattern_buf(i, MSG);
+  assert_int_equal(n, MSG);
+  assert_memory_equal(d, want, MSG);
+  free(want);
+  free(d);
+}
+
+/* Send messages until one is not taken; how many were.  That one returned
+ * @want. */
+static size_t fill(mpconn *c, int want) {
+  size_t i = 0;
+  int rc;
+  while ((rc = send_msg(c, i)) == 0) {
+    i++;
+    assert_true(i < 10000);
+  }
+  assert_int_equal(rc, want);
+  return i;
+}
+
+/*
+ * Timeout 0: a peer that does not read fills the socket, then the send
+ * buffer up to its cap; the send that would pass the cap returns
+ * MPCONN_EAGAIN having taken nothing.  When the peer reads later, it gets
+ * every message taken, whole and in order, and nothing else.
+ */
+static void test_send_nonblocking(void **state) {
+  mpconn **p = *state;
+  assert_int_equal(mpconn_set_send_timeout(p[0], 0), 0);
+  assert_int_equal(mpconn_set_send_buffer(p[0], 4 * MSG), 0);
+  assert_int_equal(mpconn_events(p[0]), POLLIN);
+  size_t taken = fill(p[0], MPCONN_EAGAIN);
+  assert_true(taken >= 4);
+  assert_int_equal(mpconn_events(p[0]), POLLIN | POLLOUT);
+  assert_int_equal(mpconn_flush(p[0]), MPCONN_EAGAIN);
+  /* The peer reads: whatever the socket held, then what flushing brings. */
+  for (size_t i = 0; i < taken; i++)
+    expect_flushed(p[1], p[0], i);
+  assert_int_equal(mpconn_flush(p[0]), 0);
+  assert_int_equal(mpconn_events(p[0]), POLLIN);
+  /* Nothing more: the refused message never went out. */
+  void *d;
+  size_t n;
+  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 0),
+                   MPCONN_ETIMEDOUT);
+  /* And the connection goes on. */
+  assert_int_equal(send_msg(p[0], 99), 0);
+  expect_pattern(p[1], 99, MSG);
+}
+
+/* A positive timeout waits for room, then gives up having taken nothing;
+ * values (packed in place) are refused the same way. */
+static void test_send_timed(void **state) {
+  mpconn **p = *state;
+  assert_int_equal(mpconn_set_send_timeout(p[0], 50), 0);
+  assert_int_equal(mpconn_set_send_buffer(p[0], 2 * MSG), 0);
+  size_t taken = fill(p[0], MPCONN_ETIMEDOUT);
+  /* A value as large does not fit either (a small one would). */
+  uint8_t *big = pattern_buf(1, MSG);
+  assert_int_equal(mpconn_sendf(p[0], "y#", big, (size_t)MSG),
+                   MPCONN_ETIMEDOUT);
+  free(big);
+  assert_int_equal(mpconn_flush(p[0]), MPCONN_ETIMEDOUT);
+  /* A reader in another thread drains it all; then flush completes. */
+  for (size_t i = 0; i < taken; i++) {
+    if (i == taken / 2)
+      assert_int_equal(mpconn_set_send_timeout(p[0], 5000), 0);
+    if (i >= taken / 2) {
+      /* Enough has been read for the rest to fit in the socket. */
+      int rc = mpconn_flush(p[0]);
+      assert_true(rc == 0 || rc == MPCONN_ETIMEDOUT);
+    }
+    expect_pattern(p[1], i, MSG);
+  }
+  assert_int_equal(mpconn_flush(p[0]), 0);
+  assert_int_equal(mpconn_sendf(p[0], "[s, i]", "value", 2), 0);
+  mpconn_msg *m;
+  assert_int_equal(mpconn_recv(p[1], &m, 5000), 0);
+  int v = 0;
+  char s[8];
+  assert_int_equal(mpconn_unpackf(mpconn_msg_value(m), NULL, "[s, i]", s,
+                                  sizeof(s), &v),
+                   0);
+  assert_int_equal(v, 2);
+  mpconn_msg_free(m);
+}
+
+/* A frame larger than the cap is taken whole when the buffer is empty. */
+static void test_send_over_cap(void **state) {
+  mpconn **p = *state;
+  assert_int_equal(mpconn_set_send_timeout(p[0], 0), 0);
+  assert_int_equal(mpconn_set_send_buffer(p[0], 1024), 0);
+  size_t big = 8 * 1024 * 1024;
+  uint8_t *m = pattern_buf(5, big);
+  assert_int_equal(mpconn_send_bytes(p[0], m, big), 0);
+  free(m);
+  assert_int_equal(mpconn_events(p[0]) & POLLOUT, POLLOUT);
+  /* The next is refused until that one is out. */
+  assert_int_equal(mpconn_send_bytes(p[0], "x", 1), MPCONN_EAGAIN);
+  void *d;
+  size_t n;
+  int rc;
+  while ((rc = mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 0)) ==
+         MPCONN_ETIMEDOUT) {
+    rc = mpconn_flush(p[0]);
+    assert_true(rc == 0 || rc == MPCONN_EAGAIN);
+  }
+  assert_int_equal(rc, 0);
+  uint8_t *want = pattern_buf(5, big);
+  assert_int_equal(n, big);
+  assert_memory_equal(d, want, big);
+  free(want);
+  free(d);
+  assert_int_equal(mpconn_send_bytes(p[0], "x", 1), 0);
+  expect_pattern_bytes(p[1], "x", 1);
+}
+
+/* A pipe's write end becomes non-blocking; the same rules hold. */
+static void test_send_nonblocking_pipe(void **state) {
+  (void)state;
+  mpconn *r, *w;
+  assert_int_equal(mpconn_pipe(&r, &w, false), 0);
+  assert_int_equal(mpconn_set_send_timeout(r, 0), MPCONN_EREADONLY);
+  assert_int_equal(mpconn_set_send_timeout(w, 0), 0);
+  assert_int_equal(mpconn_set_send_buffer(w, MSG), 0);
+  assert_true(fcntl(mpconn_send_fileno(w), F_GETFL) & O_NONBLOCK);
+  size_t taken = fill(w, MPCONN_EAGAIN);
+  for (size_t i = 0; i < taken; i++)
+    expect_flushed(r, w, i);
+  assert_int_equal(mpconn_flush(w), 0);
+  mpconn_free(w);
+  void *d;
+  size_t n;
+  assert_int_equal(mpconn_recv_bytes(r, &d, &n, MPCONN_UNLIMITED, 1000),
+                   MPCONN_EOF);
+  mpconn_free(r);
+  assert_int_equal(mpconn_set_send_timeout(NULL, 0), MPCONN_EINVAL);
+  assert_int_equal(mpconn_set_send_buffer(NULL, 0), MPCONN_EINVAL);
+  assert_int_equal(mpconn_events(NULL), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_uncorked_writes_at_once, pair_setup,
@@ -291,6 +459,13 @@ int main(void) {
                                       pair_teardown),
       cmocka_unit_test_setup_teardown(test_send_large_body_corked, pair_setup,
                                       pair_teardown),
+      cmocka_unit_test_setup_teardown(test_send_nonblocking, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_send_timed, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_send_over_cap, pair_setup,
+                                      pair_teardown),
+      cmocka_unit_test(test_send_nonblocking_pipe),
       cmocka_unit_test_setup_teardown(test_pack_copies_bodies, pair_setup,
                                       pair_teardown),
   };

@@ -2,7 +2,9 @@
 /* poll() and wait() (lib/wait.c): level-triggered, aware of buffered frames. */
 #include "test-util.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <time.h>
 
 #define NCONN 3
@@ -161,8 +163,95 @@ static void test_read_error_kept_for_receive(void **state) {
   }
 }
 
+/* ------------------------------------------------------------------------ */
+/* mpconn_wait_any()                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Connections, a listener and a plain descriptor in one wait. */
+static void test_wait_any_mixed(void **state) {
+  struct pairs *p = *state;
+  int efd = eventfd(0, EFD_CLOEXEC);
+  assert_true(efd >= 0);
+  mpconn_listener *l;
+  assert_int_equal(mpconn_listener_new(&l, "@", NULL), 0);
+  mpconn_wait_item items[4] = {
+      {.kind = MPCONN_WAIT_CONN, .conn = p->b[0], .events = POLLIN},
+      {.kind = MPCONN_WAIT_CONN, .conn = p->b[1], .events = POLLIN},
+      {.kind = MPCONN_WAIT_LISTENER, .listener = l, .events = POLLIN},
+      {.kind = MPCONN_WAIT_FD, .fd = efd, .events = POLLIN},
+  };
+  assert_int_equal(mpconn_wait_any(items, 4, 0), 0);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(items[i].revents, 0);
+
+  /* The program's own descriptor. */
+  uint64_t one = 1;
+  assert_int_equal(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+  assert_int_equal(mpconn_wait_any(items, 4, 5000), 1);
+  assert_int_equal(items[3].revents, POLLIN);
+  assert_int_equal(read(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+
+  /* Part of a message is not a message; the rest makes it one. */
+  int raw = mpconn_fileno(p->a[1]);
+  assert_int_equal(write(raw, "\x00\x00\x00\x03" "a", 5), 5);
+  assert_int_equal(mpconn_wait_any(items, 4, 50), 0);
+  assert_int_equal(write(raw, "bc", 2), 2);
+  assert_int_equal(mpconn_wait_any(items, 4, 5000), 1);
+  assert_int_equal(items[1].revents, POLLIN);
+  /* Level-triggered, and from the buffer alone now. */
+  assert_int_equal(mpconn_wait_any(items, 4, 0), 1);
+  assert_int_equal(items[1].revents, POLLIN);
+  void *d;
+  size_t n;
+  assert_int_equal(mpconn_recv_bytes(p->b[1], &d, &n, 16, 0), 0);
+  free(d);
+
+  /* A client at the listener. */
+  char addr[MPCONN_ADDRESS_MAX];
+  assert_int_equal(mpconn_listener_address(l, addr, sizeof(addr)), 0);
+  mpconn *client;
+  assert_int_equal(mpconn_client(&client, addr, NULL), 0);
+  assert_int_equal(mpconn_wait_any(items, 4, 5000), 1);
+  assert_int_equal(items[2].revents, POLLIN);
+  mpconn *accepted;
+  assert_int_equal(mpconn_listener_accept(l, &accepted, 0), 0);
+  assert_int_equal(mpconn_wait_any(items, 4, 0), 0);
+
+  /* Writable, for a connection asked for POLLOUT. */
+  mpconn_wait_item out = {.kind = MPCONN_WAIT_CONN, .conn = client,
+                          .events = POLLOUT};
+  assert_int_equal(mpconn_wait_any(&out, 1, 5000), 1);
+  assert_int_equal(out.revents, POLLOUT);
+
+  /* Bad entries. */
+  mpconn_wait_item bad = {.kind = 99};
+  assert_int_equal(mpconn_wait_any(&bad, 1, 0), MPCONN_EINVAL);
+  bad = (mpconn_wait_item){.kind = MPCONN_WAIT_CONN};
+  assert_int_equal(mpconn_wait_any(&bad, 1, 0), MPCONN_EINVAL);
+  assert_int_equal(mpconn_wait_any(NULL, 1, 0), MPCONN_EINVAL);
+  assert_int_equal(mpconn_wait_any(NULL, 0, 0), 0);
+  mpconn *r, *w;
+  assert_int_equal(mpconn_pipe(&r, &w, false), 0);
+  bad = (mpconn_wait_item){.kind = MPCONN_WAIT_CONN, .conn = w,
+                           .events = POLLIN};
+  assert_int_equal(mpconn_wait_any(&bad, 1, 0), MPCONN_EWRITEONLY);
+  bad = (mpconn_wait_item){.kind = MPCONN_WAIT_CONN, .conn = r,
+                           .events = POLLOUT};
+  assert_int_equal(mpconn_wait_any(&bad, 1, 0), MPCONN_EREADONLY);
+  mpconn_listener_close(l);
+  assert_int_equal(mpconn_wait_any(&items[2], 1, 0), MPCONN_ECLOSED);
+
+  mpconn_free(r);
+  mpconn_free(w);
+  mpconn_free(client);
+  mpconn_free(accepted);
+  mpconn_listener_free(l);
+  close(efd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_wait_any_mixed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_poll_levels, setup, teardown),
       cmocka_unit_test(test_poll_direction),
       cmocka_unit_test_setup_teardown(test_wait_reports_ready_subset, setup,

@@ -139,6 +139,18 @@ static void run_step(const char *step) {
     do_expect(arg);
   else if ((arg = arg_of(step, "expect-send")))
     check_code(mpconn_send_bytes(conn, "x", 1), arg, "mpconn_send_bytes");
+  else if ((arg = arg_of(step, "deliver")))
+    check_ok(mpconn_deliver_challenge(conn, arg, strlen(arg), TIMEOUT_MS),
+             "mpconn_deliver_challenge");
+  else if ((arg = arg_of(step, "answer")))
+    check_ok(mpconn_answer_challenge(conn, arg, strlen(arg), TIMEOUT_MS),
+             "mpconn_answer_challenge");
+  else if ((arg = arg_of(step, "deliver-refuses")))
+    check_code(mpconn_deliver_challenge(conn, arg, strlen(arg), TIMEOUT_MS),
+               "EAUTH", "mpconn_deliver_challenge");
+  else if ((arg = arg_of(step, "answer-refused")))
+    check_code(mpconn_answer_challenge(conn, arg, strlen(arg), TIMEOUT_MS),
+               "EAUTH", "mpconn_answer_challenge");
   else if (strcmp(step, "close") == 0)
     check_ok(mpconn_close(conn), "mpconn_close");
   else if (strcmp(step, "wait-stdin") == 0)
