@@ -89,6 +89,10 @@ extern "C" {
   XX(EEMPTY, -4079, "queue is empty")                                         \
   XX(EFULL, -4078, "queue is full")                                           \
   XX(EDECODELIMIT, -4077, "value larger than the decode limit once decoded")  \
+  XX(EFDPENDING, -4076, "a descriptor comes next, not a frame")               \
+  XX(ENOFD, -4075, "a frame comes next, not a descriptor")                    \
+  XX(EBADFDS, -4074, "descriptors where none belong; they were closed")       \
+  XX(EBADSHM, -4073, "shared-memory message refused: not a sealed memfd")     \
   XX(EOWNERDEAD, -4070,                                                        \
      "the previous holder died holding the lock; the caller holds it now")     \
   XX(EBROKEN, -4069, "broken barrier")                                         \
@@ -104,6 +108,7 @@ extern "C" {
   XX(ENOMEM, -ENOMEM, "out of memory")                                             \
   XX(EBADF, -EBADF, "bad file descriptor")                                     \
   XX(EADDRINUSE, -EADDRINUSE, "address already in use")                        \
+  XX(EBUSY, -EBUSY, "busy: the connection holds unread or unsent bytes")       \
   XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")
 
 typedef enum mpconn_errno {
@@ -502,6 +507,88 @@ MPCONN_EXPORT int mpconn_shutdown(mpconn *c, int how);
 /** mpconn_closed() - whether @c is closed (Python's closed): true for NULL
  *  and after mpconn_close(). */
 MPCONN_EXPORT bool mpconn_closed(const mpconn *c);
+
+/* ------------------------------------------------------------------------ */
+/* Descriptors and connections                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Over a connection on a Unix socket (mpconn_pipe(..., true), a Unix path
+ * or abstract listener or client, a wrapped Unix socket), open descriptors
+ * travel to the other process as multiprocessing.reduction's send_handle()
+ * and recv_handle() send them on Linux: one byte, the count of descriptors
+ * mod 256, carrying them (SCM_RIGHTS), between frames.  A Python process
+ * and a C process pass them both ways, interleaved with frames.
+ *
+ * Every read of such a connection takes the descriptors that come with its
+ * bytes and keeps them with the byte they came with, so mpconn_recv_fd()
+ * returns the descriptor that came with its byte however the reads were
+ * cut; a receive of a frame that meets that byte first returns
+ * MPCONN_EFDPENDING and takes nothing.  Descriptors that come anywhere
+ * else — with a frame's bytes, more than their byte counts, more than the
+ * kernel passed (MSG_CTRUNC), more than 8 waiting at once — are closed,
+ * and the receive that meets them returns MPCONN_EBADFDS; none is leaked.
+ */
+
+/**
+ * mpconn_send_fd() - hand an open descriptor to the peer.
+ * @c: a connection over a Unix socket that can send.
+ * @fd: any open descriptor; the peer gets a duplicate of it.
+ *
+ * Frames sent before go first (held ones are flushed).  With a send
+ * timeout, MPCONN_EAGAIN or MPCONN_ETIMEDOUT when they cannot all go
+ * first, and nothing is sent.
+ * Ownership: @fd stays the caller's (close it when done).
+ * Return: 0; MPCONN_EINVAL (@c is not a Unix socket connection);
+ * MPCONN_EBADF (@fd is not open); MPCONN_EPIPE; the codes of
+ * mpconn_send_bytes().
+ */
+MPCONN_EXPORT int mpconn_send_fd(mpconn *c, int fd);
+
+/**
+ * mpconn_recv_fd() - take the descriptor the peer sent next.
+ * @c: a connection over a Unix socket that can receive.
+ * @fd: receives the descriptor, close-on-exec; -1 on failure.
+ * @timeout_ms: how long to wait.
+ *
+ * Ownership: *fd is new: the caller closes it.
+ * Return: 0; MPCONN_ENOFD (a frame comes next: nothing is taken; receive
+ * it as usual); MPCONN_EBADFDS (its byte does not count it, or it came
+ * with others: all are closed and the byte consumed); MPCONN_EINVAL (not a
+ * Unix socket); otherwise as mpconn_recv_bytes().
+ */
+MPCONN_EXPORT int mpconn_recv_fd(mpconn *c, int *fd, int timeout_ms);
+
+/**
+ * mpconn_send_conn() - move a connection to the peer's process.
+ * @c: a connection over a Unix socket that can send.
+ * @other: the connection to move; allowed when it holds nothing of its
+ *         conversation: nothing received and not yet handed out, nothing
+ *         held to send, no value being packed.
+ *
+ * The pre-fork pattern: an acceptor authenticates clients and hands each
+ * to a worker.  @other's descriptors go (one for a socket, a pipe end or a
+ * connection made from one; two, receiving then sending, for a connection
+ * made from two), and on success @other is closed in this process: every
+ * later call on it returns MPCONN_ECLOSED; free it with mpconn_free().
+ * Settings (limits, timeouts, corking) do not travel.  A connection of one
+ * descriptor is received by Python's recv_handle() as that descriptor.
+ * Return: 0; MPCONN_EBUSY (@other holds unread or unsent bytes: nothing
+ * is sent); MPCONN_EINVAL; MPCONN_ECLOSED; as mpconn_send_fd().
+ */
+MPCONN_EXPORT int mpconn_send_conn(mpconn *c, mpconn *other);
+
+/**
+ * mpconn_recv_conn() - take a connection the peer moved here.
+ * @c: a connection over a Unix socket that can receive.
+ * @other: receives the connection.
+ * @timeout_ms: how long to wait.
+ *
+ * Ownership: *other is new; free it with mpconn_free().
+ * Return: 0; as mpconn_recv_fd(), and MPCONN_EBADFDS for more than two
+ * descriptors.
+ */
+MPCONN_EXPORT int mpconn_recv_conn(mpconn *c, mpconn **other, int timeout_ms);
 
 /* ------------------------------------------------------------------------ */
 /* Waiting                                                                  */

@@ -37,6 +37,13 @@ static bool is_socket(int fd) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+static bool is_unix_socket(int fd) {
+  int domain;
+  socklen_t len = sizeof(domain);
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+         domain == AF_UNIX;
+}
+
 int mpconn_from_fds(mpconn **c, int rfd, int wfd) {
   int rc = 0;
   if (c)
@@ -57,6 +64,9 @@ int mpconn_from_fds(mpconn **c, int rfd, int wfd) {
   n->rfd = rfd;
   n->wfd = wfd;
   n->wsock = wfd >= 0 && is_socket(wfd);
+  n->runix = rfd >= 0 && is_unix_socket(rfd);
+  n->wunix = wfd >= 0 && (wfd == rfd ? n->runix : is_unix_socket(wfd));
+  mpconn__rx_init(&n->rx);
   n->send_timeout = -1;
   n->send_cap = MPCONN_DEFAULT_SEND_BUFFER;
   n->max_size = MPCONN_DEFAULT_MAX_SIZE;

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 size_t mpconn__header_encode(uint8_t out[MPCONN_HEADER_MAX], uint64_t len) {
   if (len <= 0x7fffffff) {
@@ -88,6 +89,92 @@ static int fail(struct mpconn_rx *rx, int err) {
   return err;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Descriptors that came with the bytes                                     */
+/* ------------------------------------------------------------------------ */
+
+/* The stream offset of the next unread byte. */
+static uint64_t offset(const struct mpconn_rx *rx) {
+  return rx->nread - (rx->end - rx->start);
+}
+
+static void close_fds(const int *fds, unsigned n) {
+  for (unsigned i = 0; i < n; i++)
+    close(fds[i]);
+}
+
+/* Forget the oldest mark (its descriptors are closed or taken). */
+static void shift_mark(struct mpconn_rx *rx) {
+  memmove(&rx->marks[0], &rx->marks[1],
+          (rx->nmarks - 1) * sizeof(rx->marks[0]));
+  rx->nmarks--;
+}
+
+static void refuse_mark(struct mpconn_rx *rx) {
+  close_fds(rx->marks[0].fds, rx->marks[0].n);
+  shift_mark(rx);
+  rx->fds_refused = true;
+}
+
+/* Marks before the next unread byte came inside frames already handed
+ * out: refused. */
+static void drop_stale(struct mpconn_rx *rx) {
+  uint64_t off = offset(rx);
+  while (rx->nmarks && rx->marks[0].pos < off)
+    refuse_mark(rx);
+}
+
+/*
+ * Marks inside the complete frame: one descriptor that came with its last
+ * byte is a shared-memory message's, when this side takes them; any other
+ * is refused, and so is the frame.
+ */
+static void frame_marks(mpconn *c) {
+  struct mpconn_rx *rx = &c->rx;
+  uint64_t end = rx->frame_pos + rx->hlen + rx->plen;
+  while (rx->nmarks && rx->marks[0].pos < end) {
+    const struct mpconn__fdmark *m = &rx->marks[0];
+    if (c->shm_threshold && rx->frame_fd < 0 && m->pos == end - 1 &&
+        m->n == 1 && !m->truncated) {
+      rx->frame_fd = m->fds[0];
+      shift_mark(rx);
+    } else {
+      refuse_mark(rx);
+      rx->frame_refused = true;
+    }
+  }
+  rx->fds_refused = false; /* said by the frame's own refusal */
+}
+
+/* One read: with the descriptors that come along on a Unix socket. */
+static ssize_t rx_read(mpconn *c, void *dst, size_t room, int64_t deadline) {
+  struct mpconn_rx *rx = &c->rx;
+  ssize_t n;
+  if (!c->runix) {
+    n = mpconn__read(c->rfd, dst, room, deadline);
+  } else {
+    struct mpconn__fds_in in;
+    n = mpconn__read_fds(c->rfd, dst, room, deadline, &in);
+    if (n > 0 && (in.n || in.truncated)) {
+      if (rx->nmarks == MPCONN_FDMARKS_MAX) {
+        close_fds(in.fds, in.n);
+        rx->fds_refused = true;
+      } else {
+        struct mpconn__fdmark *m = &rx->marks[rx->nmarks++];
+        m->pos = rx->nread + (uint64_t)n - 1;
+        m->n = in.n;
+        m->truncated = in.truncated;
+        memcpy(m->fds, in.fds, in.n * sizeof(int));
+      }
+    } else if (in.n) {
+      close_fds(in.fds, in.n);
+    }
+  }
+  if (n > 0)
+    rx->nread += (uint64_t)n;
+  return n;
+}
+
 /* The payload of the complete frame. */
 static uint8_t *payload(const struct mpconn_rx *rx) {
   return rx->big ? rx->big : rx->buf + rx->start + rx->hlen;
@@ -108,6 +195,7 @@ static int parse_header(struct mpconn_rx *rx) {
   if (rc < 0)
     return fail(rx, rc);
   rx->have_header = rc > 0;
+  rx->frame_pos = offset(rx);
   return rc;
 }
 
@@ -139,6 +227,14 @@ static int rx_step(mpconn *c, size_t limit, bool header_only) {
   if (rx->pending)
     return rx->pending;
   if (!rx->have_header) {
+    if (rx->nmarks) {
+      drop_stale(rx);
+      /* Descriptors come next: they are mpconn__rx_fds()'s. */
+      if (rx->nmarks && rx->marks[0].pos == offset(rx))
+        return MPCONN_EFDPENDING;
+    }
+    if (rx->fds_refused) /* cleared by the receive that reports it */
+      return MPCONN_EBADFDS;
     int rc = parse_header(rx);
     if (rc <= 0)
       return rc;
@@ -147,14 +243,20 @@ static int rx_step(mpconn *c, size_t limit, bool header_only) {
     return fail(rx, MPCONN_ETOOBIG);
   if (header_only)
     return 1;
-  if (rx->big)
-    return rx->big_have == rx->plen;
-  if (fits_chunk(rx))
-    return rx->end - rx->start >= rx->hlen + rx->plen;
-  int rc = start_big(rx);
-  if (rc < 0)
-    return rc;
-  return rx->big_have == rx->plen;
+  int rc = 1;
+  if (rx->big) {
+    rc = rx->big_have == rx->plen;
+  } else if (fits_chunk(rx)) {
+    rc = rx->end - rx->start >= rx->hlen + rx->plen;
+  } else {
+    rc = start_big(rx);
+    if (rc < 0)
+      return rc;
+    rc = rx->big_have == rx->plen;
+  }
+  if (rc == 1 && rx->nmarks)
+    frame_marks(c);
+  return rc;
 }
 
 /* One read into the right place: the big frame, or the chunk buffer. */
@@ -189,7 +291,7 @@ static int rx_fill(mpconn *c, int64_t deadline) {
     dst = rx->buf + rx->end;
     room = MPCONN_RX_CHUNK - rx->end;
   }
-  ssize_t n = mpconn__read(c->rfd, dst, room, deadline);
+  ssize_t n = rx_read(c, dst, room, deadline);
   if (n < 0)
     return (int)n;
   if (n == 0) {
@@ -219,7 +321,10 @@ static int rx_wait(mpconn *c, size_t limit, enum rx_mode mode,
   }
   if (rc > 0)
     return 0;
-  if (rc == MPCONN_ETIMEDOUT || rc == MPCONN_ENOMEM || rc == rx->err)
+  if (rc == MPCONN_EBADFDS && mode != RX_PEEK)
+    rx->fds_refused = false;
+  if (rc == MPCONN_ETIMEDOUT || rc == MPCONN_ENOMEM || rc == rx->err ||
+      rc == MPCONN_EFDPENDING || rc == MPCONN_EBADFDS)
     return rc;
   /* A read error (ECONNRESET, EIO, ...) is reported once: by this call,
    * or, when only waiting, by the next receive. */
@@ -236,12 +341,26 @@ int mpconn__rx_next(mpconn *c, size_t limit, int timeout_ms,
     if (rc < 0)
       return rc;
   }
-  const struct mpconn_rx *rx = &c->rx;
+  struct mpconn_rx *rx = &c->rx;
+  if (rx->frame_refused) {
+    mpconn__rx_consume(c);
+    return MPCONN_EBADFDS;
+  }
   f->len = (size_t)rx->plen;
   f->hlen = rx->hlen;
   f->own = rx->big;
   f->payload = payload(rx);
+  f->fd = rx->frame_fd;
   return 0;
+}
+
+/* The complete frame is gone: so is what came with it. */
+static void frame_done(struct mpconn_rx *rx) {
+  rx->have_header = false;
+  rx->frame_refused = false;
+  if (rx->frame_fd >= 0)
+    close(rx->frame_fd);
+  rx->frame_fd = -1;
 }
 
 void mpconn__rx_consume(mpconn *c) {
@@ -250,7 +369,13 @@ void mpconn__rx_consume(mpconn *c) {
     drop_big(rx);
   else
     rx->start += rx->hlen + (size_t)rx->plen;
-  rx->have_header = false;
+  frame_done(rx);
+}
+
+int mpconn__rx_take_fd(mpconn *c) {
+  int fd = c->rx.frame_fd;
+  c->rx.frame_fd = -1;
+  return fd;
 }
 
 uint8_t *mpconn__rx_take(mpconn *c, uint8_t *dst) {
@@ -259,7 +384,7 @@ uint8_t *mpconn__rx_take(mpconn *c, uint8_t *dst) {
   if (p) {
     rx->big = NULL;
     rx->big_have = rx->big_cap = 0;
-    rx->have_header = false;
+    frame_done(rx);
     return p;
   }
   size_t n = (size_t)rx->plen;
@@ -290,8 +415,7 @@ static int rx_direct(mpconn *c, uint8_t *dst, struct mpconn__timer *t) {
   memcpy(dst, rx->buf + rx->start, have);
   rx->start = rx->end;
   while (have < plen) {
-    ssize_t n = mpconn__read(c->rfd, dst + have, plen - have,
-                             mpconn__timer_deadline(t));
+    ssize_t n = rx_read(c, dst + have, plen - have, mpconn__timer_deadline(t));
     if (n > 0) {
       have += (size_t)n;
       continue;
@@ -305,7 +429,7 @@ static int rx_direct(mpconn *c, uint8_t *dst, struct mpconn__timer *t) {
     rx->big_have = have;
     return (int)n;
   }
-  rx->have_header = false;
+  frame_done(rx);
   return 1;
 }
 
@@ -320,9 +444,25 @@ int mpconn__rx_read_into(mpconn *c, uint8_t *buf, size_t size, size_t *len,
     *len = n;
     return MPCONN_ETOOSHORT;
   }
+  uint64_t end = c->rx.frame_pos + c->rx.hlen + c->rx.plen;
   rc = rx_direct(c, buf, &t);
+  if (rc == 1) {
+    /* Read past the chunk buffer: descriptors that came inside it. */
+    bool refused = false;
+    while (c->rx.nmarks && c->rx.marks[0].pos < end) {
+      refuse_mark(&c->rx);
+      refused = true;
+    }
+    c->rx.fds_refused = false;
+    if (refused)
+      return MPCONN_EBADFDS;
+  }
   if (rc == 0) {
     rc = rx_wait(c, c->max_size, RX_FRAME, &t);
+    if (rc == 0 && c->rx.frame_refused) {
+      mpconn__rx_consume(c);
+      return MPCONN_EBADFDS;
+    }
     if (rc == 0 && n)
       memcpy(buf, payload(&c->rx), n);
     if (rc == 0)
@@ -334,12 +474,62 @@ int mpconn__rx_read_into(mpconn *c, uint8_t *buf, size_t size, size_t *len,
   return 0;
 }
 
+/* Without I/O: 1 when the next byte carries descriptors, 0 when it has
+ * not arrived, or a code (see mpconn__rx_fds()). */
+static int fd_step(mpconn *c) {
+  struct mpconn_rx *rx = &c->rx;
+  if (rx->err)
+    return rx->err;
+  if (rx->pending) {
+    int rc = rx->pending;
+    rx->pending = 0;
+    return rc;
+  }
+  if (rx->have_header)
+    return MPCONN_ENOFD; /* a frame has begun */
+  drop_stale(rx);
+  if (rx->fds_refused) {
+    rx->fds_refused = false;
+    return MPCONN_EBADFDS;
+  }
+  if (rx->start == rx->end)
+    return 0;
+  return rx->nmarks && rx->marks[0].pos == offset(rx) ? 1 : MPCONN_ENOFD;
+}
+
+int mpconn__rx_fds(mpconn *c, int *fds, unsigned *n, int timeout_ms) {
+  struct mpconn_rx *rx = &c->rx;
+  struct mpconn__timer t = mpconn__timer(timeout_ms);
+  int rc;
+  while ((rc = fd_step(c)) == 0) {
+    rc = rx_fill(c, mpconn__timer_deadline(&t));
+    if (rc < 0)
+      return rc;
+  }
+  if (rc < 0)
+    return rc;
+  /* multiprocessing.reduction's byte: the count, mod 256. */
+  const struct mpconn__fdmark *m = &rx->marks[0];
+  bool counted = !m->truncated && rx->buf[rx->start] == (uint8_t)(m->n % 256);
+  rx->start++;
+  if (!counted) {
+    refuse_mark(rx);
+    rx->fds_refused = false;
+    return MPCONN_EBADFDS;
+  }
+  memcpy(fds, m->fds, m->n * sizeof(int));
+  *n = m->n;
+  shift_mark(rx);
+  return 0;
+}
+
 int mpconn__rx_poll(mpconn *c, int timeout_ms) {
   struct mpconn__timer t = mpconn__timer(timeout_ms);
   int rc = rx_wait(c, c->max_size, RX_PEEK, &t);
   if (rc == MPCONN_ETIMEDOUT)
     return 0;
-  if (rc == 0 || rc == c->rx.err || rc == c->rx.pending)
+  if (rc == 0 || rc == c->rx.err || rc == c->rx.pending ||
+      rc == MPCONN_EFDPENDING || rc == MPCONN_EBADFDS)
     return 1;
   return rc;
 }
@@ -348,7 +538,18 @@ int mpconn__rx_ready(mpconn *c) { return rx_step(c, c->max_size, false); }
 
 bool mpconn__rx_open(const mpconn *c) { return c->rx.err == 0; }
 
+bool mpconn__rx_busy(const mpconn *c) {
+  const struct mpconn_rx *rx = &c->rx;
+  return rx->start != rx->end || rx->have_header || rx->big ||
+         rx->nmarks || rx->frame_fd >= 0;
+}
+
+void mpconn__rx_init(struct mpconn_rx *rx) { rx->frame_fd = -1; }
+
 void mpconn__rx_release(struct mpconn_rx *rx) {
+  while (rx->nmarks)
+    refuse_mark(rx);
+  frame_done(rx);
   drop_big(rx);
   free(rx->buf);
   rx->buf = NULL;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io.h"
+
 typedef struct mpconn mpconn;
 
 /* Size of the per-connection receive buffer: one read() takes this much. */
@@ -44,9 +46,24 @@ int mpconn__header_decode(const uint8_t *p, size_t have, size_t *hlen,
  * (big), which grows with the bytes that arrive, up to the announced
  * length, and which a receive hands over without copying.
  */
+/* Descriptors that came with a read, and the stream offset of the byte
+ * they came with (the last byte of that read). */
+struct mpconn__fdmark {
+  uint64_t pos;
+  unsigned n;
+  bool truncated;
+  int fds[MPCONN_FDS_PER_READ];
+};
+
+/* Marks kept at most; more are closed and reported (a peer sending
+ * descriptors with bytes the receiver has not reached). */
+#define MPCONN_FDMARKS_MAX 8
+
 struct mpconn_rx {
   uint8_t *buf;
   size_t start, end;
+  uint64_t nread;     /* bytes read from the descriptor so far */
+  uint64_t frame_pos; /* the stream offset of the next frame's header */
   bool have_header;
   size_t hlen;
   uint64_t plen;
@@ -54,6 +71,12 @@ struct mpconn_rx {
   size_t big_have, big_cap;
   int err;     /* sticky error; 0 when none */
   int pending; /* a read error seen while waiting, for the next receive */
+  /* Descriptors received and not yet handed out (Unix sockets only). */
+  struct mpconn__fdmark marks[MPCONN_FDMARKS_MAX];
+  unsigned nmarks;
+  bool fds_refused;   /* descriptors came where none belong: report it */
+  bool frame_refused; /* ... with the complete frame: it is refused too */
+  int frame_fd;       /* the descriptor the complete frame came with, -1 */
 };
 
 /* A whole frame, as mpconn__rx_next() found it.  Borrowed until it is
@@ -65,6 +88,9 @@ struct mpconn__frame {
   /* The payload's own allocation, which mpconn__rx_take() hands over
    * without copying; NULL when the payload sits in the chunk buffer. */
   uint8_t *own;
+  /* The descriptor that came with the frame (a shared-memory message), or
+   * -1; mpconn__rx_take_fd() takes it. */
+  int fd;
 };
 
 /*
@@ -81,8 +107,20 @@ int mpconn__rx_next(mpconn *c, size_t limit, int timeout_ms,
  * in @dst (room for f->len bytes) or, when @dst is NULL, in a new
  * allocation.  NULL only when that allocation fails; the frame stays. */
 uint8_t *mpconn__rx_take(mpconn *c, uint8_t *dst);
-/* Drop the frame. */
+/* Drop the frame (and close a descriptor that came with it). */
 void mpconn__rx_consume(mpconn *c);
+/* Take the descriptor the frame came with: -1 when none. */
+int mpconn__rx_take_fd(mpconn *c);
+/*
+ * Wait up to @timeout_ms for descriptors sent as multiprocessing.reduction
+ * sends them (one byte, their count, carrying them) and take them: 0 with
+ * @fds[0, *@n) (room for MPCONN_FDS_PER_READ) close-on-exec and the
+ * caller's; MPCONN_ENOFD (a frame comes next: nothing is consumed);
+ * MPCONN_EBADFDS (a byte that does not count them, or more than the
+ * kernel could pass: the byte is consumed and the descriptors closed); or
+ * as mpconn__rx_next().
+ */
+int mpconn__rx_fds(mpconn *c, int *fds, unsigned *n, int timeout_ms);
 /*
  * Receive the next frame's payload into @buf of @size bytes: large frames
  * are read straight into it.  0 with *@len set; MPCONN_ETOOSHORT with
@@ -101,7 +139,12 @@ int mpconn__rx_ready(mpconn *c);
 /* Whether receives may still return messages: no end of file or sticky
  * error met yet. */
 bool mpconn__rx_open(const mpconn *c);
-/* Release the receive state's memory (the connection is closing). */
+/* Whether anything has been read and not handed out yet. */
+bool mpconn__rx_busy(const mpconn *c);
+/* A new connection's receive state (zeroed before). */
+void mpconn__rx_init(struct mpconn_rx *rx);
+/* Release the receive state's memory and close descriptors received and
+ * not handed out (the connection is closing). */
 void mpconn__rx_release(struct mpconn_rx *rx);
 
 #endif

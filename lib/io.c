@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,88 @@ ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline) {
       continue;
     }
     return -errno;
+  }
+}
+
+ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
+                         struct mpconn__fds_in *in) {
+  in->n = 0;
+  in->truncated = false;
+  /* Room for the descriptors of one message, aligned as cmsg wants. */
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * MPCONN_FDS_PER_READ)];
+    struct cmsghdr align;
+  } ctl;
+  for (;;) {
+    if (deadline != MPCONN_FOREVER) {
+      int rc = mpconn__wait_fd(fd, POLLIN, deadline);
+      if (rc < 0)
+        return rc;
+    }
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = ctl.buf,
+                       .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+    if (n >= 0) {
+      for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+          continue;
+        size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k && in->n < MPCONN_FDS_PER_READ; i++)
+          memcpy(&in->fds[in->n++], CMSG_DATA(h) + i * sizeof(int),
+                 sizeof(int));
+      }
+      in->truncated = (m.msg_flags & MSG_CTRUNC) != 0;
+      return n;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      int rc = mpconn__wait_fd(fd, POLLIN, deadline);
+      if (rc < 0)
+        return rc;
+      continue;
+    }
+    return -errno;
+  }
+}
+
+int mpconn__send_fds(int fd, uint8_t byte, const int *fds, unsigned n,
+                     bool wait) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * MPCONN_FDS_PER_READ)];
+    struct cmsghdr align;
+  } ctl;
+  if (n == 0 || n > MPCONN_FDS_PER_READ)
+    return MPCONN_EINVAL;
+  memset(&ctl, 0, sizeof(ctl));
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  struct msghdr m = {.msg_iov = &iov,
+                     .msg_iovlen = 1,
+                     .msg_control = ctl.buf,
+                     .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+  struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof(int) * n);
+  memcpy(CMSG_DATA(h), fds, sizeof(int) * n);
+  for (;;) {
+    ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
+    if (w == 1)
+      return 0;
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!wait)
+        return MPCONN_EAGAIN;
+      int rc = mpconn__wait_fd(fd, POLLOUT, MPCONN_FOREVER);
+      if (rc < 0)
+        return rc;
+      continue;
+    }
+    return w < 0 ? (errno == EPIPE ? MPCONN_EPIPE : -errno) : -EIO;
   }
 }
 

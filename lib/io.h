@@ -44,6 +44,26 @@ int mpconn__wait_fd(int fd, short events, int64_t deadline);
 /* One read(): the number of bytes (> 0), 0 at end of file, or a negative
  * code.  With a finite deadline, waits for readability first. */
 ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline);
+/* The most descriptors one read takes in (more are closed by the kernel,
+ * which says so: MSG_CTRUNC). */
+#define MPCONN_FDS_PER_READ 16
+
+/* Descriptors that came with the bytes of a read. */
+struct mpconn__fds_in {
+  unsigned n;
+  bool truncated; /* the kernel had more: MSG_CTRUNC */
+  int fds[MPCONN_FDS_PER_READ];
+};
+/* One recvmsg() on a Unix socket: as mpconn__read(), and the descriptors
+ * that came with the bytes in *@in, all close-on-exec.  On Linux they came
+ * with the last of the bytes: a read stops after the message that carried
+ * them. */
+ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
+                         struct mpconn__fds_in *in);
+/* Send one byte carrying @n descriptors (SCM_RIGHTS) on Unix socket @fd,
+ * waiting for room when @wait: 0, MPCONN_EAGAIN, MPCONN_EPIPE, -errno. */
+int mpconn__send_fds(int fd, uint8_t byte, const int *fds, unsigned n,
+                     bool wait);
 /* Write every byte of @iov (modified) to @fd, a socket when @sock: 0,
  * MPCONN_EPIPE, or -errno.  SIGPIPE is never delivered. */
 int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt);
