@@ -146,6 +146,8 @@ MPCONN_EXPORT const char *mpconn_err_name(int code);
 typedef struct mpconn mpconn;
 /** A listening socket (see "Listeners and clients"); opaque. */
 typedef struct mpconn_listener mpconn_listener;
+/** A received message and the frame it lives in (see "Values"); opaque. */
+typedef struct mpconn_msg mpconn_msg;
 
 /** Default per-connection receive limit: 64 MiB. */
 #define MPCONN_DEFAULT_MAX_SIZE ((size_t)64 * 1024 * 1024)
@@ -591,6 +593,116 @@ MPCONN_EXPORT int mpconn_send_conn(mpconn *c, mpconn *other);
 MPCONN_EXPORT int mpconn_recv_conn(mpconn *c, mpconn **other, int timeout_ms);
 
 /* ------------------------------------------------------------------------ */
+/* Large messages through shared memory                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Between two mpconn ends on a Unix socket that both switched it on
+ * (mpconn_set_shm()), a message's bytes can live in a sealed memfd that
+ * travels with a small frame, instead of going through the socket: no
+ * copy through the kernel, and the receiver maps the bytes instead of
+ * allocating them.  Python cannot read such messages: never switch it on
+ * toward a Python peer.  docs/guide.md, "Large messages", says when it
+ * pays and what it costs.
+ *
+ * The receiver checks the memfd before it maps it: a memfd (it has
+ * seals), sealed against writing, shrinking and growing (so reading the
+ * mapping can never fault), of exactly the announced size, within the
+ * receive limit; anything else is refused with MPCONN_EBADSHM, consumed,
+ * and nothing is mapped.
+ */
+
+/** A writable shared buffer, filled and then sent; opaque. */
+typedef struct mpconn_shm mpconn_shm;
+
+/**
+ * mpconn_set_shm() - switch shared-memory messages on or off.
+ * @c: a connection over a Unix socket.
+ * @threshold: 0 (the default): off; shared-memory messages that arrive are
+ *             refused (MPCONN_EBADFDS).  Otherwise on: messages of
+ *             @threshold bytes or more sent with mpconn_send(),
+ *             mpconn_sendf() or mpconn_send_bytes() go through shared
+ *             memory by themselves (one copy, into the memfd), and those
+ *             that arrive are taken.  Both ends must switch it on.
+ * Return: 0; MPCONN_EINVAL (not a Unix socket); MPCONN_ECLOSED.
+ */
+MPCONN_EXPORT int mpconn_set_shm(mpconn *c, size_t threshold);
+
+/**
+ * mpconn_shm_new() - a shared buffer to fill and send without a copy.
+ * @s: receives the buffer.
+ * @size: its size in bytes: the most it can carry.
+ *
+ * Fill mpconn_shm_data(), or pack a value into it with
+ * mpconn_shm_packer(), then mpconn_shm_send().  Memory is taken as the
+ * buffer is written.
+ * Ownership: *s is new: mpconn_shm_send() or mpconn_shm_free() takes it.
+ * Return: 0, MPCONN_ENOMEM, -errno (memfd_create() or mmap()).
+ */
+MPCONN_EXPORT int mpconn_shm_new(mpconn_shm **s, size_t size);
+
+/** mpconn_shm_data() - the buffer's bytes (borrowed until it is sent or
+ *  freed); NULL for NULL or a buffer of size 0. */
+MPCONN_EXPORT void *mpconn_shm_data(mpconn_shm *s);
+
+/** mpconn_shm_size() - the buffer's size; 0 for NULL. */
+MPCONN_EXPORT size_t mpconn_shm_size(const mpconn_shm *s);
+
+/**
+ * mpconn_shm_packer() - a msgpack-c packer writing into the buffer.
+ * @s: the buffer.
+ * @pk: receives the packer: packs from the start of the buffer, and fails
+ *      (msgpack-c's calls return -1) once a value would pass its end.
+ * Ownership: *pk is borrowed until @s is sent or freed.
+ * Return: 0 or MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_shm_packer(mpconn_shm *s, msgpack_packer **pk);
+
+/**
+ * mpconn_shm_packed() - how much the packer wrote.
+ * @s: the buffer.
+ * @len: receives the byte count, to send.
+ * Return: 0; MPCONN_ENOMEM when a value did not fit (pack into a larger
+ * buffer); MPCONN_EINVAL.
+ */
+MPCONN_EXPORT int mpconn_shm_packed(const mpconn_shm *s, size_t *len);
+
+/**
+ * mpconn_shm_send() - send a buffer's first @len bytes as one message.
+ * @c: a connection that can send, with mpconn_set_shm() switched on.
+ * @s: the buffer, filled.
+ * @len: how many of its bytes are the message.
+ *
+ * The buffer is unmapped here, its size set to @len, and sealed against
+ * writing, shrinking and growing; the library copies no byte.  Frames sent
+ * before go first.  The peer receives it as any message: mpconn_recv()
+ * decodes the value in place in the shared memory, mpconn_recv_raw()
+ * hands out the bytes in place, mpconn_recv_bytes() copies them.
+ * Ownership: steals @s, also on failure.
+ * Return: 0; MPCONN_EINVAL (@len over the size, shared memory not on, not
+ * a Unix socket); the codes of mpconn_send_bytes().
+ */
+MPCONN_EXPORT int mpconn_shm_send(mpconn *c, mpconn_shm *s, size_t len);
+
+/** mpconn_shm_free() - drop a buffer without sending it; NULL is a no-op. */
+MPCONN_EXPORT void mpconn_shm_free(mpconn_shm *s);
+
+/**
+ * mpconn_recv_raw() - receive one message's bytes, without decoding them.
+ * @c: a connection that can receive.
+ * @msg: receives the message: mpconn_msg_data() gives its bytes, in the
+ *       shared memory for a shared-memory message (nothing is copied),
+ *       else in the message's own buffer; mpconn_msg_value() returns NULL.
+ * @timeout_ms: how long to wait.
+ *
+ * Ownership: *msg is new; free it with mpconn_msg_free() (which unmaps
+ * shared memory).
+ * Return: as mpconn_recv_bytes(); MPCONN_EBADSHM.
+ */
+MPCONN_EXPORT int mpconn_recv_raw(mpconn *c, mpconn_msg **msg,
+                                  int timeout_ms);
+
+/* ------------------------------------------------------------------------ */
 /* Waiting                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -698,8 +810,7 @@ MPCONN_EXPORT int mpconn_wait_any(mpconn_wait_item *items, size_t n,
 /** Deepest nesting of arrays, maps and sets a received value may have. */
 #define MPCONN_MAX_DEPTH 32
 
-/** A received value and the frame it lives in; opaque. */
-typedef struct mpconn_msg mpconn_msg;
+/* mpconn_msg, a received value, is declared with the connections. */
 
 /**
  * mpconn_send() - send one value as one frame.

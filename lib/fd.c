@@ -27,8 +27,9 @@ static int send_fds(mpconn *c, const int *fds, unsigned n) {
   int rc = mpconn_flush(c);
   if (rc < 0)
     return rc;
-  return mpconn__send_fds(c->wfd, (uint8_t)(n % 256), fds, n,
-                          c->send_timeout < 0);
+  uint8_t byte = (uint8_t)(n % 256);
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  return mpconn__send_fds(c->wfd, &iov, 1, fds, n, c->send_timeout < 0);
 }
 
 int mpconn_send_fd(mpconn *c, int fd) {

@@ -126,18 +126,17 @@ ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
   }
 }
 
-int mpconn__send_fds(int fd, uint8_t byte, const int *fds, unsigned n,
-                     bool wait) {
+int mpconn__send_fds(int fd, struct iovec *iov, int iovcnt, const int *fds,
+                     unsigned n, bool wait) {
   union {
     char buf[CMSG_SPACE(sizeof(int) * MPCONN_FDS_PER_READ)];
     struct cmsghdr align;
   } ctl;
-  if (n == 0 || n > MPCONN_FDS_PER_READ)
+  if (n == 0 || n > MPCONN_FDS_PER_READ || iovcnt < 1)
     return MPCONN_EINVAL;
   memset(&ctl, 0, sizeof(ctl));
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  struct msghdr m = {.msg_iov = &iov,
-                     .msg_iovlen = 1,
+  struct msghdr m = {.msg_iov = iov,
+                     .msg_iovlen = (size_t)iovcnt,
                      .msg_control = ctl.buf,
                      .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
   struct cmsghdr *h = CMSG_FIRSTHDR(&m);
@@ -147,8 +146,21 @@ int mpconn__send_fds(int fd, uint8_t byte, const int *fds, unsigned n,
   memcpy(CMSG_DATA(h), fds, sizeof(int) * n);
   for (;;) {
     ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
-    if (w == 1)
-      return 0;
+    if (w > 0) {
+      /* The descriptors went with the first bytes; any rest goes plain
+       * (a few dozen bytes go whole in practice). */
+      size_t done = (size_t)w;
+      while (iovcnt > 0 && done >= iov->iov_len) {
+        done -= iov->iov_len;
+        iov++;
+        iovcnt--;
+      }
+      if (iovcnt == 0)
+        return 0;
+      iov->iov_base = (uint8_t *)iov->iov_base + done;
+      iov->iov_len -= done;
+      return mpconn__writev_all(fd, true, iov, iovcnt);
+    }
     if (w < 0 && errno == EINTR)
       continue;
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

@@ -60,10 +60,11 @@ struct mpconn__fds_in {
  * them. */
 ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
                          struct mpconn__fds_in *in);
-/* Send one byte carrying @n descriptors (SCM_RIGHTS) on Unix socket @fd,
- * waiting for room when @wait: 0, MPCONN_EAGAIN, MPCONN_EPIPE, -errno. */
-int mpconn__send_fds(int fd, uint8_t byte, const int *fds, unsigned n,
-                     bool wait);
+/* Send @iov (modified) carrying @n descriptors (SCM_RIGHTS) on Unix socket
+ * @fd, waiting for room when @wait: 0, MPCONN_EAGAIN (nothing was sent),
+ * MPCONN_EPIPE, -errno. */
+int mpconn__send_fds(int fd, struct iovec *iov, int iovcnt, const int *fds,
+                     unsigned n, bool wait);
 /* Write every byte of @iov (modified) to @fd, a socket when @sock: 0,
  * MPCONN_EPIPE, or -errno.  SIGPIPE is never delivered. */
 int mpconn__writev_all(int fd, bool sock, struct iovec *iov, int iovcnt);

@@ -20,6 +20,7 @@
 /* Values: checking and decoding frames, messages. */
 #include "validate.h"
 #include "value.h"
+#include "memfd.h"
 /* Format strings. */
 #include "format.h"
 /* Listeners, clients, the handshake. */

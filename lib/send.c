@@ -248,8 +248,26 @@ static int tx_write(mpconn *c, struct iovec *extra, int n) {
   return rc;
 }
 
+/* Whether a payload of @len bytes goes through shared memory. */
+static bool by_shm(const mpconn *c, size_t len) {
+  return c->shm_threshold && len >= c->shm_threshold && c->wunix;
+}
+
+int mpconn__tx_send_fd_frame(mpconn *c, const void *frame, size_t len,
+                             int fd) {
+  int rc = mpconn_flush(c);
+  if (rc < 0)
+    return rc;
+  struct iovec iov = {.iov_base = (void *)frame, .iov_len = len};
+  return mpconn__send_fds(c->wfd, &iov, 1, &fd, 1, c->send_timeout < 0);
+}
+
 int mpconn__tx_send(mpconn *c, const void *data, size_t len) {
   struct mpconn_tx *tx = &c->tx;
+  if (by_shm(c, len)) {
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    return mpconn__memfd_send(c, &iov, 1, len);
+  }
   uint8_t hdr[MPCONN_HEADER_MAX];
   size_t hlen = mpconn__header_encode(hdr, len);
   if (c->send_timeout >= 0) {
@@ -323,6 +341,39 @@ void mpconn_pack_abort(mpconn *c) {
   c->tx.b.len = c->tx.frame;
 }
 
+/* The value just packed goes through shared memory: its bytes (and
+ * borrowed bodies, in their places) into a memfd, then out of the send
+ * buffer. */
+static int shm_packed(mpconn *c, size_t plen) {
+  struct mpconn_tx *tx = &c->tx;
+  struct iovec iov[2 * MPCONN_TX_BORROW_MAX + 1];
+  int k = 0;
+  size_t from = tx->frame + 4;
+  for (unsigned i = 0; i < tx->nborrowed; i++) {
+    size_t at = tx->borrowed[i].at;
+    if (at > from)
+      iov[k++] = (struct iovec){.iov_base = tx->b.p + from,
+                                .iov_len = at - from};
+    iov[k++] = (struct iovec){.iov_base = (void *)tx->borrowed[i].p,
+                              .iov_len = tx->borrowed[i].len};
+    from = at;
+  }
+  if (tx->b.len > from)
+    iov[k++] = (struct iovec){.iov_base = tx->b.p + from,
+                              .iov_len = tx->b.len - from};
+  size_t total = plen;
+  for (unsigned i = 0; i < tx->nborrowed; i++)
+    total += tx->borrowed[i].len;
+  /* The value leaves the send buffer (iov still points at its bytes,
+   * which stay where they are until the buffer is written to again);
+   * frames held before it go first, then the memfd's frame. */
+  tx->b.len = tx->frame;
+  tx->packing = false;
+  tx->borrow = false;
+  tx->nborrowed = 0;
+  return mpconn__memfd_send(c, iov, k, total);
+}
+
 int mpconn_pack_end(mpconn *c) {
   if (!c)
     return MPCONN_EINVAL;
@@ -339,6 +390,8 @@ int mpconn_pack_end(mpconn *c) {
   for (unsigned i = 0; i < tx->nborrowed; i++)
     borrowed += tx->borrowed[i].len;
   size_t plen = tx->b.len - tx->frame - 4;
+  if (by_shm(c, plen + borrowed))
+    return shm_packed(c, plen);
   uint8_t hdr[MPCONN_HEADER_MAX];
   size_t hlen = mpconn__header_encode(hdr, plen + borrowed);
   if (hlen > 4) {

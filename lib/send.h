@@ -108,6 +108,9 @@ struct mpconn_tx {
 int mpconn__pack_start(mpconn *c, msgpack_packer **pk, bool borrow);
 /* Send one frame of @len bytes of @data. */
 int mpconn__tx_send(mpconn *c, const void *data, size_t len);
+/* Send the @len bytes of a small frame at @frame carrying descriptor @fd,
+ * after everything sent before: 0 or a code of mpconn_send_bytes(). */
+int mpconn__tx_send_fd_frame(mpconn *c, const void *frame, size_t len, int fd);
 /* Bytes of whole frames waiting in the send buffer. */
 size_t mpconn__tx_queued(const mpconn *c);
 /* At close: drop a value under way, write corked frames. */

@@ -29,7 +29,9 @@ struct mpconn_msg {
   size_t zone_size;
   uint8_t *frame; /* the payload, len bytes of frame_cap */
   size_t len, frame_cap;
-  size_t hlen; /* of the header it came with */
+  size_t hlen;    /* of the header it came with */
+  size_t map_len; /* frame is a shared-memory mapping of this size, or 0 */
+  bool raw;       /* bytes only: no value (mpconn_recv_raw()) */
 };
 
 /* initial-exec: a plain load instead of a __tls_get_addr call per use. */
@@ -40,9 +42,19 @@ static bool spare_key_ok;
 static pthread_key_t spare_key;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
 
+/* Let go of m's payload buffer: freed, or unmapped. */
+static void msg_drop_frame(mpconn_msg *m) {
+  if (m->map_len)
+    mpconn__memfd_unmap(m->frame, m->map_len);
+  else
+    free(m->frame);
+  m->frame = NULL;
+  m->frame_cap = m->map_len = 0;
+}
+
 static void msg_destroy(mpconn_msg *m) {
   msgpack_zone_destroy(&m->zone);
-  free(m->frame);
+  msg_drop_frame(m);
   free(m);
 }
 
@@ -74,7 +86,7 @@ static mpconn_msg *msg_get(size_t zone_bytes) {
   }
   m->zone_size = size;
   m->frame = NULL;
-  m->frame_cap = 0;
+  m->frame_cap = m->map_len = 0;
   return m;
 }
 
@@ -136,21 +148,24 @@ msg_build(mpconn_msg **msg, struct mpconn__src *s,
     copy(s, m->frame);
     p = m->frame;
   }
-  int rc = msg_fit(m, p, s->len, s->max_tree);
+  int rc = s->raw ? 0 : msg_fit(m, p, s->len, s->max_tree);
   if (rc == MPCONN_ENOMEM) {
     mpconn_msg_free(m); /* a lent payload is not the message's yet */
     return rc;
   }
   commit(s);
   if (s->lent) {
-    free(m->frame);
+    msg_drop_frame(m);
     m->frame = s->lent;
     m->frame_cap = s->len;
+    m->map_len = s->lent_map;
   }
   m->len = s->len;
   m->hlen = s->hlen;
+  m->raw = s->raw;
+  m->value = (msgpack_object){.type = MSGPACK_OBJECT_NIL};
   /* A bad value found by msg_fit() or here has been consumed. */
-  if (rc == 0)
+  if (rc == 0 && !s->raw)
     rc = mpconn__decode(m->frame, m->len, &m->zone, &m->value);
   if (rc < 0) {
     mpconn_msg_free(m);
@@ -179,13 +194,14 @@ static void rx_copy(struct mpconn__src *s, uint8_t *dst) {
 
 static void rx_commit(struct mpconn__src *s) {
   struct rx_src *r = (struct rx_src *)s;
-  if (s->lent)
+  if (s->lent && !s->lent_map)
     mpconn__rx_take(r->c, NULL); /* hands over s->lent: no copy */
   else
-    mpconn__rx_consume(r->c);
+    mpconn__rx_consume(r->c); /* a mapping stays mapped without its fd */
 }
 
-int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
+/* mpconn_recv() and mpconn_recv_raw(). */
+static int recv_msg(mpconn *c, mpconn_msg **msg, int timeout_ms, bool raw) {
   if (!msg)
     return MPCONN_EINVAL;
   *msg = NULL;
@@ -198,15 +214,40 @@ int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
     return rc;
   struct rx_src r = {
       .s = {.len = f.len, .hlen = f.hlen, .max_tree = c->max_decoded,
-            .lent = f.own, .copy = rx_copy, .commit = rx_commit},
+            .raw = raw, .lent = f.own, .copy = rx_copy,
+            .commit = rx_commit},
       .c = c,
       .payload = f.payload,
   };
+  if (__builtin_expect(f.fd >= 0, 0)) {
+    /* A shared-memory message: its bytes are the mapping. */
+    uint8_t *map;
+    size_t len;
+    rc = mpconn__memfd_map(c, &f, &map, &len);
+    if (rc < 0)
+      return rc;
+    r.s.len = len;
+    /* An empty payload has no mapping: nothing to lend, nothing to copy. */
+    r.s.lent = len ? map : NULL;
+    r.s.lent_map = len;
+    rc = msg_build(msg, &r.s, rx_copy, rx_commit);
+    if (rc == MPCONN_ENOMEM) /* not the message's: the frame stays */
+      mpconn__memfd_unmap(map, len);
+    return rc;
+  }
   return msg_build(msg, &r.s, rx_copy, rx_commit);
 }
 
+int mpconn_recv(mpconn *c, mpconn_msg **msg, int timeout_ms) {
+  return recv_msg(c, msg, timeout_ms, false);
+}
+
+int mpconn_recv_raw(mpconn *c, mpconn_msg **msg, int timeout_ms) {
+  return recv_msg(c, msg, timeout_ms, true);
+}
+
 const msgpack_object *mpconn_msg_value(const mpconn_msg *m) {
-  return m ? &m->value : NULL;
+  return m && !m->raw ? &m->value : NULL;
 }
 
 const void *mpconn_msg_data(const mpconn_msg *m, size_t *len) {
@@ -231,6 +272,8 @@ int mpconn_msg_set_members(mpconn_msg *m, const msgpack_object *set,
 void mpconn_msg_free(mpconn_msg *m) {
   if (!m)
     return;
+  if (m->map_len) /* a spare keeps a buffer of its own, never a mapping */
+    msg_drop_frame(m);
   if (spare || m->zone_size > SPARE_MAX || m->frame_cap > SPARE_MAX) {
     msg_destroy(m);
     return;

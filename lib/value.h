@@ -20,9 +20,12 @@ struct mpconn__src {
   size_t len;      /* of the payload */
   size_t hlen;     /* of the header the payload came with */
   size_t max_tree; /* the decode limit: see mpconn_set_max_decoded() */
+  bool raw;        /* bytes only: no checking, no decoding */
   /* When not NULL: the payload, in an allocation of the source's that the
-   * message takes over at commit(); until then it is only lent. */
+   * message takes over at commit(); until then it is only lent.  A
+   * mapping of lent_map bytes when that is not 0. */
   uint8_t *lent;
+  size_t lent_map;
   /* When @lent is NULL: copy the payload into @dst (room for len bytes). */
   void (*copy)(struct mpconn__src *s, uint8_t *dst);
   /* The message has the payload: drop the frame from the source. */
