@@ -147,6 +147,8 @@ enum bench_mpconn_variant {
                            the end */
   BENCH_MPCONN_TIMED,   /* as BENCH_MPCONN_BATCHED, received with a 60 s
                            timeout instead of none */
+  BENCH_MPCONN_RING,    /* as BENCH_MPCONN over a ring pair
+                           (mpconn_pipe_ex(..., MPCONN_PIPE_RING)) */
   BENCH_MPCONN_INTO,    /* 1 MiB: mpconn_recv_bytes_into() */
   BENCH_MPCONN_VALUES,  /* 1 MiB: bin values */
   BENCH_MPCONN_QUEUE,   /* mpconn_queue_put()/mpconn_queue_get() */

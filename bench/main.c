@@ -132,9 +132,11 @@ static void run_table(struct bench_table *t, bool quick) {
     ROW(t, "mpconn batched", bench_row_mpconn(r, k, BENCH_MPCONN_BATCHED, n));
     ROW(t, "mpconn batched, 60 s timeout",
         bench_row_mpconn(r, k, BENCH_MPCONN_TIMED, n));
+    ROW(t, "mpconn ring", bench_row_mpconn(r, k, BENCH_MPCONN_RING, n));
     break;
   case BENCH_ROUNDTRIP:
     ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
+    ROW(t, "mpconn ring", bench_row_mpconn(r, k, BENCH_MPCONN_RING, n));
     break;
   case BENCH_1MIB:
     ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
@@ -146,6 +148,7 @@ static void run_table(struct bench_table *t, bool quick) {
   case BENCH_MIXED:
     ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
     ROW(t, "mpconn batched", bench_row_mpconn(r, k, BENCH_MPCONN_BATCHED, n));
+    ROW(t, "mpconn ring", bench_row_mpconn(r, k, BENCH_MPCONN_RING, n));
     break;
   case BENCH_QUEUE:
     ROW(t, "mpconn queue", bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE, n));

@@ -209,7 +209,9 @@ void bench_row_mpconn(struct bench_result *r, enum bench_kind k,
     roles = (struct bench_roles){.senders = BENCH_PRODUCERS,
                                  .sender = producer, .receiver = consumer};
   } else {
-    rc = mpconn_pipe(&a.rx, &a.tx, v != BENCH_MPCONN_PIPE);
+    rc = v == BENCH_MPCONN_RING
+             ? mpconn_pipe_ex(&a.rx, &a.tx, MPCONN_PIPE_RING, 0)
+             : mpconn_pipe(&a.rx, &a.tx, v != BENCH_MPCONN_PIPE);
     if (k == BENCH_ROUNDTRIP)
       roles = (struct bench_roles){.senders = 1, .sender = rt_client,
                                    .receiver = rt_server};

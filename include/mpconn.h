@@ -93,6 +93,7 @@ extern "C" {
   XX(ENOFD, -4075, "a frame comes next, not a descriptor")                    \
   XX(EBADFDS, -4074, "descriptors where none belong; they were closed")       \
   XX(EBADSHM, -4073, "shared-memory message refused: not a sealed memfd")     \
+  XX(EBADRING, -4072, "shared ring refused or corrupted")                    \
   XX(EOWNERDEAD, -4070,                                                        \
      "the previous holder died holding the lock; the caller holds it now")     \
   XX(EBROKEN, -4069, "broken barrier")                                         \
@@ -165,6 +166,85 @@ typedef struct mpconn_msg mpconn_msg;
  * Return: 0, or a negative code (then *a and *b are NULL).
  */
 MPCONN_EXPORT int mpconn_pipe(mpconn **a, mpconn **b, bool duplex);
+
+/** For mpconn_pipe_ex(): both ends send and receive (a socketpair). */
+#define MPCONN_PIPE_DUPLEX 1
+/** For mpconn_pipe_ex(): frames travel through shared memory rings. */
+#define MPCONN_PIPE_RING 2
+/** Default size of each ring of a ring pair: 1 MiB per direction. */
+#define MPCONN_DEFAULT_RING ((size_t)1024 * 1024)
+
+/**
+ * mpconn_pipe_ex() - create a connected pair, with options.
+ * @a: receives the first end.
+ * @b: receives the second end.
+ * @flags: MPCONN_PIPE_DUPLEX as mpconn_pipe(..., true), and/or
+ *         MPCONN_PIPE_RING (which makes the pair duplex): for two mpconn
+ *         processes forked after this call, frames travel through one
+ *         single-producer, single-consumer ring per direction in a shared
+ *         mapping instead of through the socket, which stays the
+ *         descriptor to poll and carries end of file.  A send returns
+ *         when its frame is in the ring, visible to the receiver; a
+ *         system call happens only to wake a receiver that sleeps, or to
+ *         sleep.  Every call keeps its meaning: receives, timeouts,
+ *         mpconn_poll(), mpconn_wait(), MPCONN_EOF after the last message
+ *         and MPCONN_ETRUNCATED for a sender that died inside a frame.  A
+ *         send to a receiver that has died returns MPCONN_EPIPE once it
+ *         would wake it or wait for room (a frame that fits is taken, as a
+ *         socket's buffer takes one).  Descriptor passing and
+ *         shared-memory messages are not available on a ring pair.  Both
+ *         ends are Python-compatible only as far as their socket goes:
+ *         never hand a ring end to Python.
+ * @ring: bytes of each ring (rounded up to a power of two, at least 4 KiB;
+ *        0: MPCONN_DEFAULT_RING).  Messages larger than the ring stream
+ *        through it.
+ *
+ * Ownership: new; free both ends with mpconn_free().
+ * Return: 0, MPCONN_EINVAL, MPCONN_ENOMEM, -errno.
+ */
+MPCONN_EXPORT int mpconn_pipe_ex(mpconn **a, mpconn **b, unsigned flags,
+                                 size_t ring);
+
+/**
+ * mpconn_ring_upgrade() - move a connection's frames to shared rings.
+ * @c: a connection over a Unix socket, both ways, between two mpconn
+ *     processes on this machine that both call this (a socketpair, a Unix
+ *     path or abstract listener and client), with nothing received and
+ *     not handed out and nothing held to send.
+ * @ring: bytes of the ring this side receives through (rounded up to a
+ *        power of two, at least 4 KiB, at most 1 GiB; 0:
+ *        MPCONN_DEFAULT_RING).
+ * @timeout_ms: how long to wait for the peer's side of the exchange.
+ *
+ * Each side sends an offer (a frame) and the memfd of the ring it will
+ * read, sealed against shrinking and growing; each checks the other's
+ * (its size, its seals) before mapping it.  From then on the connection
+ * is a ring pair's end, as mpconn_pipe_ex() makes: see there.  Never call
+ * it toward a Python peer (which would receive the offer as a message).
+ * Return: 0; MPCONN_EBUSY; MPCONN_EINVAL (not a Unix socket both ways,
+ * already rings, a size out of bounds); MPCONN_EBADRING (the peer's offer
+ * is not one: not an offer, a size out of bounds, a memfd not sealed or of
+ * another size); MPCONN_ETIMEDOUT; the codes of mpconn_send_bytes(),
+ * mpconn_recv_bytes() and mpconn_recv_fd().  On failure the connection is
+ * left as it was, though its byte stream may hold part of the exchange.
+ */
+MPCONN_EXPORT int mpconn_ring_upgrade(mpconn *c, size_t ring, int timeout_ms);
+
+/** mpconn_ring_size() - each ring's size for a ring pair's end, else 0. */
+MPCONN_EXPORT size_t mpconn_ring_size(const mpconn *c);
+
+/**
+ * mpconn_set_spin() - spin before sleeping, on a ring pair's end.
+ * @c: a ring pair's end.
+ * @spin_us: how long a receive that finds its ring empty keeps looking
+ *           before it sleeps, in microseconds; 0 (the default) never
+ *           spins.  Spinning saves the sender a system call and the
+ *           receiver a wake-up when messages come close together, at the
+ *           price of a core kept busy for up to @spin_us each time the
+ *           ring runs dry.
+ * Return: 0, MPCONN_EINVAL (not a ring pair, negative), MPCONN_ECLOSED.
+ */
+MPCONN_EXPORT int mpconn_set_spin(mpconn *c, int spin_us);
 
 /**
  * mpconn_from_fds() - wrap descriptors the caller already has.

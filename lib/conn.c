@@ -199,6 +199,7 @@ int mpconn_close(mpconn *c) {
   /* Corked frames are sent before the descriptors go. */
   int rc = mpconn__tx_flush_at_close(c);
   c->closed = true;
+  mpconn__ringconn_close(c->ring);
   if (c->rfd >= 0 && close(c->rfd) < 0 && errno != EINTR && !rc)
     rc = -errno;
   if (c->wfd >= 0 && c->wfd != c->rfd && close(c->wfd) < 0 &&
@@ -213,6 +214,7 @@ void mpconn_free(mpconn *c) {
   if (!c)
     return;
   mpconn_close(c);
+  mpconn__ringconn_free(c->ring);
   mpconn__tx_release(&c->tx);
   free(c);
 }

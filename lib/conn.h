@@ -16,7 +16,8 @@ struct mpconn {
   bool wsock; /* wfd is a socket: send with MSG_NOSIGNAL */
   bool runix; /* rfd is a Unix socket: descriptors may come with bytes */
   bool wunix; /* wfd is a Unix socket: descriptors may be sent */
-  size_t shm_threshold; /* shared-memory messages: 0 off (shm.c) */
+  size_t shm_threshold; /* shared-memory messages: 0 off (memfd.c) */
+  struct mpconn__ringconn *ring; /* frames through shared rings, or NULL */
   bool closed;
   bool shut_wr;       /* mpconn_shutdown(): sending is over */
   int send_timeout;   /* -1 blocking; 0 never waits; else milliseconds */

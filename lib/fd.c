@@ -18,7 +18,7 @@ static int check_unix_send(const mpconn *c) {
   int rc = mpconn__check_send(c);
   if (rc < 0)
     return rc;
-  return c->wunix ? 0 : MPCONN_EINVAL;
+  return c->wunix && !c->ring ? 0 : MPCONN_EINVAL;
 }
 
 /* Send the byte and @n descriptors after everything sent before them. */
@@ -47,9 +47,7 @@ int mpconn_recv_fd(mpconn *c, int *fd, int timeout_ms) {
   int rc = mpconn__check_recv(c);
   if (rc < 0)
     return rc;
-  if (!fd)
-    return MPCONN_EINVAL;
-  if (!c->runix)
+  if (!fd || !c->runix || c->ring)
     return MPCONN_EINVAL;
   int fds[MPCONN_FDS_PER_READ];
   unsigned n;
@@ -78,6 +76,8 @@ int mpconn_send_conn(mpconn *c, mpconn *other) {
     return MPCONN_EINVAL;
   if (other->closed)
     return MPCONN_ECLOSED;
+  if (other->ring) /* its rings are this process's mapping */
+    return MPCONN_EINVAL;
   /* Nothing of its conversation may be left behind in this process. */
   if (mpconn__rx_busy(other) || other->tx.packing ||
       mpconn__tx_queued(other) > 0)
@@ -100,7 +100,7 @@ int mpconn_recv_conn(mpconn *c, mpconn **other, int timeout_ms) {
   int rc = mpconn__check_recv(c);
   if (rc < 0)
     return rc;
-  if (!other || !c->runix)
+  if (!other || !c->runix || c->ring)
     return MPCONN_EINVAL;
   int fds[MPCONN_FDS_PER_READ];
   unsigned n;

@@ -150,7 +150,11 @@ static void frame_marks(mpconn *c) {
 static ssize_t rx_read(mpconn *c, void *dst, size_t room, int64_t deadline) {
   struct mpconn_rx *rx = &c->rx;
   ssize_t n;
-  if (!c->runix) {
+  if (c->ring) {
+    n = mpconn__ringconn_read(c, dst, room, deadline);
+    if (n == MPCONN_EBADRING)
+      return fail(rx, (int)n);
+  } else if (!c->runix) {
     n = mpconn__read(c->rfd, dst, room, deadline);
   } else {
     struct mpconn__fds_in in;
@@ -260,37 +264,55 @@ static int rx_step(mpconn *c, size_t limit, bool header_only) {
 }
 
 /* One read into the right place: the big frame, or the chunk buffer. */
-static int rx_fill(mpconn *c, int64_t deadline) {
+/* Where the next bytes go: the big frame, or the chunk buffer. */
+static int rx_place(mpconn *c, uint8_t **dst, size_t *room) {
   struct mpconn_rx *rx = &c->rx;
-  uint8_t *dst;
-  size_t room;
   if (rx->big) {
     if (rx->big_have == rx->big_cap) {
       int rc = grow_big(rx, big_size(rx, rx->big_have));
       if (rc < 0)
         return rc;
     }
-    dst = rx->big + rx->big_have;
-    room = rx->big_cap - rx->big_have;
-  } else {
-    if (!rx->buf) {
-      rx->buf = malloc(MPCONN_RX_CHUNK);
-      if (!rx->buf)
-        return MPCONN_ENOMEM;
-    }
-    /* Keep the frame being assembled contiguous: move it to the front. */
-    size_t need = rx->have_header ? rx->hlen + (size_t)rx->plen
-                                  : MPCONN_HEADER_MAX;
-    if (rx->start == rx->end) {
-      rx->start = rx->end = 0;
-    } else if (MPCONN_RX_CHUNK - rx->start < need) {
-      memmove(rx->buf, rx->buf + rx->start, rx->end - rx->start);
-      rx->end -= rx->start;
-      rx->start = 0;
-    }
-    dst = rx->buf + rx->end;
-    room = MPCONN_RX_CHUNK - rx->end;
+    *dst = rx->big + rx->big_have;
+    *room = rx->big_cap - rx->big_have;
+    return 0;
   }
+  if (!rx->buf) {
+    rx->buf = malloc(MPCONN_RX_CHUNK);
+    if (!rx->buf)
+      return MPCONN_ENOMEM;
+  }
+  /* Keep the frame being assembled contiguous: move it to the front. */
+  size_t need = rx->have_header ? rx->hlen + (size_t)rx->plen
+                                : MPCONN_HEADER_MAX;
+  if (rx->start == rx->end) {
+    rx->start = rx->end = 0;
+  } else if (MPCONN_RX_CHUNK - rx->start < need) {
+    memmove(rx->buf, rx->buf + rx->start, rx->end - rx->start);
+    rx->end -= rx->start;
+    rx->start = 0;
+  }
+  *dst = rx->buf + rx->end;
+  *room = MPCONN_RX_CHUNK - rx->end;
+  return 0;
+}
+
+/* @n bytes arrived where rx_place() said. */
+static void rx_got(struct mpconn_rx *rx, size_t n) {
+  if (rx->big)
+    rx->big_have += n;
+  else
+    rx->end += n;
+}
+
+/* One read into the right place. */
+static int rx_fill(mpconn *c, int64_t deadline) {
+  struct mpconn_rx *rx = &c->rx;
+  uint8_t *dst;
+  size_t room;
+  int rc = rx_place(c, &dst, &room);
+  if (rc < 0)
+    return rc;
   ssize_t n = rx_read(c, dst, room, deadline);
   if (n < 0)
     return (int)n;
@@ -298,11 +320,26 @@ static int rx_fill(mpconn *c, int64_t deadline) {
     bool partial = rx->big || rx->end > rx->start;
     return fail(rx, partial ? MPCONN_ETRUNCATED : MPCONN_EOF);
   }
-  if (rx->big)
-    rx->big_have += (size_t)n;
-  else
-    rx->end += (size_t)n;
+  rx_got(rx, (size_t)n);
   return 0;
+}
+
+/* A connection through shared rings: take what its ring holds, with no
+ * system call.  The bytes taken (0: none), or a code. */
+static ssize_t rx_pull(mpconn *c) {
+  uint8_t *dst;
+  size_t room;
+  int rc = rx_place(c, &dst, &room);
+  if (rc < 0)
+    return rc;
+  ssize_t n = mpconn__ringconn_peek(c, dst, room);
+  if (n > 0) {
+    c->rx.nread += (uint64_t)n;
+    rx_got(&c->rx, (size_t)n);
+  } else if (n < 0) {
+    return fail(&c->rx, (int)n);
+  }
+  return n;
 }
 
 /*
@@ -534,7 +571,17 @@ int mpconn__rx_poll(mpconn *c, int timeout_ms) {
   return rc;
 }
 
-int mpconn__rx_ready(mpconn *c) { return rx_step(c, c->max_size, false); }
+int mpconn__rx_ready(mpconn *c) {
+  int rc = rx_step(c, c->max_size, false);
+  /* Through shared rings, looking at the ring costs no system call. */
+  while (rc == 0 && c->ring) {
+    ssize_t n = rx_pull(c);
+    if (n <= 0)
+      return (int)n;
+    rc = rx_step(c, c->max_size, false);
+  }
+  return rc;
+}
 
 bool mpconn__rx_open(const mpconn *c) { return c->rx.err == 0; }
 

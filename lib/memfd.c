@@ -35,7 +35,7 @@ int mpconn_set_shm(mpconn *c, size_t threshold) {
     return MPCONN_EINVAL;
   if (c->closed)
     return MPCONN_ECLOSED;
-  if (threshold && !c->runix && !c->wunix)
+  if (threshold && ((!c->runix && !c->wunix) || c->ring))
     return MPCONN_EINVAL;
   c->shm_threshold = threshold;
   return 0;

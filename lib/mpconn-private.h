@@ -16,6 +16,7 @@
 /* The wire: frames, a connection's receive and send state. */
 #include "frame.h"
 #include "send.h"
+#include "ringconn.h"
 #include "conn.h"
 /* Values: checking and decoding frames, messages. */
 #include "validate.h"

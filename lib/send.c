@@ -112,6 +112,35 @@ void mpconn__tx_release(struct mpconn_tx *tx) {
   tx->nborrowed = 0;
 }
 
+/* Write all of @iov (modified), waiting for room: to the descriptor, or
+ * into the outbound ring of a ring pair. */
+static int out_all(mpconn *c, struct iovec *iov, int n) {
+  if (c->ring) {
+    size_t written;
+    return mpconn__ringconn_write(c, iov, n, MPCONN_FOREVER, &written);
+  }
+  return mpconn__writev_all(c->wfd, c->wsock, iov, n);
+}
+
+/* Write what fits now of @iov: the bytes written, or a code. */
+static ssize_t out_some(mpconn *c, struct iovec *iov, int n) {
+  if (c->ring) {
+    size_t written;
+    int rc = mpconn__ringconn_write(c, iov, n, 0, &written);
+    return rc < 0 ? rc : (ssize_t)written;
+  }
+  return mpconn__write_some(c->wfd, c->wsock, iov, n);
+}
+
+/* Wait until some of the send buffer can go: 1, or MPCONN_ETIMEDOUT... */
+static int wait_writable(mpconn *c, int64_t deadline) {
+  if (c->ring) {
+    int rc = mpconn__ringconn_wait_room(c, deadline);
+    return rc < 0 ? rc : 1;
+  }
+  return mpconn__wait_fd(c->wfd, POLLOUT, deadline);
+}
+
 /* Drop the first @n bytes of the send buffer, which have been written. */
 static void tx_drop(struct mpconn_tx *tx, size_t n) {
   memmove(tx->b.p, tx->b.p + n, tx->b.len - n);
@@ -136,7 +165,7 @@ static int tx_write_some(mpconn *c, size_t n) {
   if (n == 0)
     return 0;
   struct iovec iov = {.iov_base = tx->b.p, .iov_len = n};
-  ssize_t w = mpconn__write_some(c->wfd, c->wsock, &iov, 1);
+  ssize_t w = out_some(c, &iov, 1);
   if (w < 0)
     return tx_broken(tx, (int)w);
   tx_drop(tx, (size_t)w);
@@ -175,7 +204,7 @@ static int tx_admit(mpconn *c, size_t before, size_t need) {
       deadline = mpconn__deadline(c->send_timeout);
       started = true;
     }
-    rc = mpconn__wait_fd(c->wfd, POLLOUT, deadline);
+    rc = wait_writable(c, deadline);
     if (rc < 0)
       return rc;
   }
@@ -198,7 +227,7 @@ static int tx_write_nowait(mpconn *c, struct iovec *extra, int n) {
     return 0;
   struct iovec copy[3];
   memcpy(copy, iov, sizeof(iov));
-  ssize_t w = mpconn__write_some(c->wfd, c->wsock, copy, k);
+  ssize_t w = out_some(c, copy, k);
   if (w < 0)
     return tx_broken(tx, (int)w);
   size_t done = (size_t)w;
@@ -240,7 +269,7 @@ static int tx_write(mpconn *c, struct iovec *extra, int n) {
   for (int i = 0; i < n; i++)
     if (extra[i].iov_len)
       iov[k++] = extra[i];
-  int rc = k ? mpconn__writev_all(c->wfd, c->wsock, iov, k) : 0;
+  int rc = k ? out_all(c, iov, k) : 0;
   tx->b.len = 0;
   tx->nborrowed = 0;
   if (tx->b.cap > TX_KEEP)
@@ -250,7 +279,7 @@ static int tx_write(mpconn *c, struct iovec *extra, int n) {
 
 /* Whether a payload of @len bytes goes through shared memory. */
 static bool by_shm(const mpconn *c, size_t len) {
-  return c->shm_threshold && len >= c->shm_threshold && c->wunix;
+  return c->shm_threshold && len >= c->shm_threshold && c->wunix && !c->ring;
 }
 
 int mpconn__tx_send_fd_frame(mpconn *c, const void *frame, size_t len,
@@ -476,7 +505,7 @@ int mpconn_flush(mpconn *c) {
       return rc;
     if (c->send_timeout == 0)
       return MPCONN_EAGAIN;
-    rc = mpconn__wait_fd(c->wfd, POLLOUT, deadline);
+    rc = wait_writable(c, deadline);
     if (rc < 0)
       return rc;
   }

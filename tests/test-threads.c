@@ -45,7 +45,7 @@ static void *echo(void *arg) {
 static void test_send_and_receive_concurrently(void **state) {
   (void)state;
   mpconn *a, *b;
-  assert_int_equal(mpconn_pipe(&a, &b, true), 0);
+  assert_int_equal(make_test_pair(&a, &b), 0);
   pthread_t ts, te;
   assert_int_equal(pthread_create(&te, NULL, echo, b), 0);
   assert_int_equal(pthread_create(&ts, NULL, sender, a), 0);
