@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-line work of `mpconn encode` (tools/encode.c): one line of JSON
- * to a packed value with tool_json_to_msgpack() (tools/json.c), called as
+ * to a packed value with tool_json_to_msgpack() (tools/json-in.c), called as
  * encode.c calls it.  The input is split into lines at '\n' as getline()
  * splits standard input, and blank lines are skipped, as encode.c does.
  *
@@ -10,8 +10,9 @@
  * - an accepted line packs exactly one value, which the receive side's
  *   validator accepts: whatever `encode` writes, `decode` and every mpconn
  *   receiver read;
- * - decoding it (tool_json_from_msgpack()) and encoding the text again
- *   gives the same bytes, and decoding those the same text.
+ * - decoding it (tool_json_from_msgpack(), tools/json-out.c) and encoding
+ *   the text again gives the same bytes, and decoding those the same
+ *   text.
  */
 #include "fuzz.h"
 

@@ -49,7 +49,7 @@ static int write_failed(void) {
   return TOOL_FAILED;
 }
 
-/* Frames are read and written whole; a failing one stops the run. */
+/* Frames are read whole; a failing one stops the run. */
 static int run(mpconn *c) {
   size_t index = 0;
   uint64_t offset = 0;
@@ -58,29 +58,25 @@ static int run(mpconn *c) {
     int rc = mpconn_recv(c, &m, -1);
     if (rc == MPCONN_EOF)
       break;
-    char *text = NULL;
-    size_t len = 0, plen = 0;
+    size_t frame = 0;
+    errno = 0;
     if (rc == 0) {
-      mpconn_msg_data(m, &plen);
-      rc = tool_json_from_msgpack(m, mpconn_msg_value(m), &text, &len);
+      frame = mpconn_msg_frame_size(m);
+      rc = tool_json_write(m, mpconn_msg_value(m), tool_write_stdout, NULL);
       mpconn_msg_free(m);
     }
+    if (rc == TOOL_JSON_WRITE_FAILED)
+      return write_failed();
     if (rc < 0) {
-      errno = 0;
       if (fflush(stdout) != 0)
         return write_failed();
       fprintf(stderr, "mpconn: decode: message %zu at byte %" PRIu64 ": %s\n",
               index, offset, mpconn_strerror(rc));
       return TOOL_FAILED;
     }
-    errno = 0;
-    size_t put = fwrite(text, 1, len, stdout);
-    free(text);
-    if (put != len || putchar('\n') == EOF)
+    if (putchar('\n') == EOF)
       return write_failed();
-    /* The header is 4 bytes, or 12 when the length needs 64 bits; see
-     * docs/cli.md for frames that use 12 for a smaller length. */
-    offset += (plen > 0x7fffffff ? 12 : 4) + (uint64_t)plen;
+    offset += frame;
     index++;
     /* Batch the output while input is waiting, but never sit on a line
      * while waiting for more input. */

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -274,20 +273,17 @@ static void stop(struct session *s) {
 }
 
 static int print(struct session *s, mpconn_msg *m, size_t index) {
-  char *text;
-  size_t len;
-  int rc = tool_json_from_msgpack(m, mpconn_msg_value(m), &text, &len);
+  errno = 0;
+  int rc = tool_json_write(m, mpconn_msg_value(m), tool_write_stdout, NULL);
   mpconn_msg_free(m);
   if (rc < 0) {
     fail(s, "receiving message %zu: %s", index, mpconn_strerror(rc));
     return -1;
   }
-  errno = 0;
-  size_t put = fwrite(text, 1, len, stdout);
-  free(text);
   /* Each line goes out at once: a quiet standard input must not hold
    * back what the peer says. */
-  if (put != len || putchar('\n') == EOF || fflush(stdout) != 0) {
+  if (rc == TOOL_JSON_WRITE_FAILED || putchar('\n') == EOF ||
+      fflush(stdout) != 0) {
     fail(s, "standard output: %s", os_error());
     return -1;
   }
@@ -366,9 +362,7 @@ int tool_session(const char *cmd, mpconn *c, struct tool_input *in) {
                       .finish = {-1, -1},
                       .done = {-1, -1}};
   pthread_mutex_init(&s.lock, NULL);
-  /* jansson seeds its hash function on first use; do it before two
-   * threads use it. */
-  json_object_seed(0);
+  tool_json_init();
   pthread_t thread;
   int rc;
   if (pipe2(s.finish, O_CLOEXEC) < 0 || pipe2(s.done, O_CLOEXEC) < 0) {

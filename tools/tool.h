@@ -3,6 +3,8 @@
 #ifndef MPCONN_TOOL_H
 #define MPCONN_TOOL_H
 
+#include <stddef.h>
+
 /* Exit statuses. */
 enum {
   TOOL_OK = 0,     /* success */
@@ -21,6 +23,9 @@ int tool_listen(int argc, char **argv);
 
 /* Print @text to stdout: TOOL_OK, or TOOL_FAILED if it cannot be written. */
 int tool_print(const char *text);
+
+/* A tool_write_fn (json.h) writing to stdout: 0, or -1 with errno set. */
+int tool_write_stdout(void *arg, const char *text, size_t len);
 
 /*
  * Report a usage error on one line of stderr, naming @cmd (NULL for the

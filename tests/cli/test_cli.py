@@ -345,11 +345,11 @@ def case_noncanonical_msgpack():
 
 def case_header64():
     """The 8-byte length form is accepted for any length; byte offsets in
-    messages assume the 4-byte form below 2 GiB (docs/cli.md)."""
+    messages count each frame's header as it was on the wire."""
     data = (b"\xff\xff\xff\xff" + struct.pack("!Q", 1) + b"\xc3"
             + frame(b"\x01") + frame(b"\xc1"))
     expect(["decode"], data, b"true\n1\n",
-           "mpconn: decode: message 2 at byte 10: malformed msgpack value\n",
+           "mpconn: decode: message 2 at byte 18: malformed msgpack value\n",
            1)
 
 

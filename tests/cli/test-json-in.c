@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tools/json.c: the JSON mapping in both directions, in particular the
- * integers above INT64_MAX that travel around jansson.  tests/cli/test_cli.py
- * checks the same mapping through the tool against msgpack-python.
+ * tools/json-in.c: JSON text to msgpack, and back through json-out.c, in
+ * particular the integers above INT64_MAX that travel around jansson.
+ * tests/cli/test_cli.py checks the same mapping through the tool against
+ * msgpack-python.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,6 +60,21 @@ static void both_ways(const char *json, const char *packed, size_t len) {
 }
 
 #define BOTH(json, bytes) both_ways(json, bytes, sizeof(bytes) - 1)
+
+/* JSON to msgpack, and the canonical text back. */
+static void both_ways_to(const char *json, const char *packed, size_t len,
+                         const char *back) {
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  struct tool_error err;
+  assert_int_equal(tool_json_to_msgpack(json, strlen(json), &pk, &err), 0);
+  assert_int_equal(sb.size, len);
+  assert_memory_equal(sb.data, packed, len);
+  msgpack_sbuffer_destroy(&sb);
+  to_json(packed, len, back);
+}
 
 static void refused(const char *json, int column, const char *want) {
   msgpack_sbuffer sb;
@@ -143,6 +159,34 @@ static void errors(void **state) {
   refused("[18446744073709551615,]", 23, "unexpected token near ']'");
   refused("[18446744073709551616]", 21,
           "too big integer near '18446744073709551616'");
+  refused("[-9223372036854775809]", 21,
+          "too big negative integer near '-9223372036854775809'");
+  refused("[09223372036854775808]", 2, "invalid token near '0'");
+  refused("{\"$ext\":[9223372036854775808,\"\"]}", 0,
+          "$ext: type must be an integer from -128 to 127");
+}
+
+/* Which tokens count as integers: only numbers outside strings without a
+ * fraction or an exponent, whatever escapes the strings hold. */
+static void integer_tokens(void **state) {
+  (void)state;
+  BOTH("[9223372036854775807,9223372036854775808]",
+       "\x92\xcf\x7f\xff\xff\xff\xff\xff\xff\xff" I64MAX1);
+  BOTH("[\"\\\"\",18446744073709551615]", "\x92\xa1\"" U64MAX);
+  BOTH("[\"\\\\\",18446744073709551615,\"8\\\\\\\"9\"]",
+       "\x93\xa1\\" U64MAX "\xa4"
+       "8\\\"9");
+  BOTH("[1.8446744073709552e19,18446744073709551615]",
+       "\x92\xcb\x43\xf0\x00\x00\x00\x00\x00\x00" U64MAX);
+  BOTH("[true,false,null,18446744073709551615]", "\x94\xc3\xc2\xc0" U64MAX);
+  /* Other spellings of the same numbers. */
+  both_ways_to("[1E+19,10000000000000000000]",
+               "\x92\xcb\x43\xe1\x58\xe4\x60\x91\x3d\x00"
+               "\xcf\x8a\xc7\x23\x04\x89\xe8\x00\x00",
+               19, "[1e19,10000000000000000000]");
+  both_ways_to(" [ 18446744073709551615 ,\t9223372036854775808 ] ",
+               "\x92" U64MAX I64MAX1, 19,
+               "[18446744073709551615,9223372036854775808]");
 }
 
 int main(void) {
@@ -151,6 +195,7 @@ int main(void) {
       cmocka_unit_test(big_integers),
       cmocka_unit_test(maps),
       cmocka_unit_test(errors),
+      cmocka_unit_test(integer_tokens),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,252 +1,191 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * msgpack values to JSON text and back, through jansson's json_t.
- * Integers above INT64_MAX, which json_t cannot hold, travel around it in
- * the text: see bigint.h.
+ * JSON text to msgpack values, through jansson's json_t.  Everything that
+ * knows about jansson is in this file.
+ *
+ * Integers above INT64_MAX, which msgpack has and json_t has not (it holds
+ * int64 only, and jansson refuses to parse anything larger), travel around
+ * jansson: hide_bigs() finds every integer token of a line in
+ * (INT64_MAX, UINT64_MAX], remembers its value and its ordinal among the
+ * line's integer tokens, and overwrites it in a copy by "0" and spaces,
+ * which keeps every byte offset for error messages.  jansson parses the
+ * copy.  The integer values of valid JSON are exactly its integer tokens,
+ * and jansson keeps object members in the order of the text (duplicate
+ * keys are refused), so a walk of the json_t tree in document order meets
+ * the integers in token order: it counts them and takes the remembered
+ * value at each remembered ordinal.  Nothing here parses JSON beyond
+ * telling strings from numbers; jansson still checks every value.
  */
 #include "json.h"
 
 #include "base64.h"
-#include "bigint.h"
-#include "lex.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DUMP_FLAGS                                                             \
-  (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |                      \
-   JSON_REAL_PRECISION(17))
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 
+void tool_json_init(void) {
+  /* jansson seeds its hash function on first use; do it before two
+   * threads use it. */
+  json_object_seed(0);
+}
+
 /* ------------------------------------------------------------------------ */
-/* msgpack to JSON                                                          */
+/* Integers above INT64_MAX                                                 */
 /* ------------------------------------------------------------------------ */
 
-struct out {
-  mpconn_msg *m;
-  size_t ints; /* integers made so far, in document order */
-  struct tool_bigs big;
-  int rc; /* why the last NULL was returned; 0 means out of memory */
+/*
+ * The integer tokens of a JSON text in document order: the numbers outside
+ * strings that have neither a fraction nor an exponent.  Exact for valid
+ * JSON (every such token is one integer value); for other text the tokens
+ * found are unspecified but always within the text.
+ */
+struct int_scan {
+  const char *p, *end;
 };
 
-static json_t *out_value(struct out *o, const msgpack_object *v);
-
-static json_t *out_int(struct out *o, json_int_t v) {
-  o->ints++;
-  return json_integer(v);
-}
-
-static json_t *out_big(struct out *o, uint64_t v) {
-  if (tool_bigs_add(&o->big,
-                    (struct tool_big){.ordinal = o->ints, .value = v}) < 0)
-    return NULL;
-  return out_int(o, 0);
-}
-
-/* {"<tag>": v}; steals v. */
-static json_t *tagged(const char *tag, json_t *v) {
-  json_t *obj = json_object();
-  if (!obj || json_object_set_new_nocheck(obj, tag, v) < 0) {
-    json_decref(obj);
-    if (!obj)
-      json_decref(v);
-    return NULL;
-  }
-  return obj;
-}
-
-static json_t *b64_string(const char *p, size_t n) {
-  char *text;
-  size_t len;
-  if (tool_base64_encode(p, n, &text, &len) < 0)
-    return NULL;
-  json_t *s = json_stringn_nocheck(text, len);
-  free(text);
-  return s;
-}
-
-static json_t *out_float(double d) {
-  if (isfinite(d))
-    return json_real(d);
-  const char *name = isnan(d) ? "nan" : d > 0 ? "inf" : "-inf";
-  return tagged("$float", json_string_nocheck(name));
-}
-
-static json_t *out_array(struct out *o, const msgpack_object *items,
-                         uint32_t n) {
-  json_t *a = json_array();
-  if (!a)
-    return NULL;
-  for (uint32_t i = 0; i < n; i++) {
-    if (json_array_append_new(a, out_value(o, &items[i])) < 0) {
-      json_decref(a);
-      return NULL;
+/* The next integer token: true and its bounds, or false at the end. */
+static bool next_int(struct int_scan *s, const char **tok, size_t *len) {
+  const char *p = s->p, *end = s->end;
+  while (p < end) {
+    char c = *p;
+    if (c == '"') {
+      /* Skip the string; an escape hides the character after it. */
+      for (p++; p < end && *p != '"'; p++)
+        if (*p == '\\' && p + 1 < end)
+          p++;
+      if (p < end)
+        p++;
+      continue;
+    }
+    if (c != '-' && !(c >= '0' && c <= '9')) {
+      p++;
+      continue;
+    }
+    const char *start = p;
+    bool integer = true;
+    for (; p < end; p++) {
+      c = *p;
+      if (c == '.' || c == 'e' || c == 'E')
+        integer = false;
+      else if (c != '-' && c != '+' && !(c >= '0' && c <= '9'))
+        break;
+    }
+    if (integer) {
+      s->p = p;
+      *tok = start;
+      *len = (size_t)(p - start);
+      return true;
     }
   }
-  return a;
+  s->p = p;
+  return false;
 }
 
-/* msgpack-c leaves the pointer of an empty str NULL; jansson wants one. */
-static const char *str_ptr(const msgpack_object_str *s) {
-  return s->size ? s->ptr : "";
+/*
+ * Whether an integer token is valid JSON for a value above INT64_MAX that
+ * still fits in uint64_t (digits only, no leading zero); if so, *v gets it.
+ */
+static bool big_uint(const char *tok, size_t len, uint64_t *v) {
+  /* INT64_MAX has 19 digits and UINT64_MAX 20. */
+  if (len < 19 || len > 20 || tok[0] == '0')
+    return false;
+  uint64_t x = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (tok[i] < '0' || tok[i] > '9')
+      return false;
+    unsigned d = (unsigned)(tok[i] - '0');
+    if (x > (UINT64_MAX - d) / 10)
+      return false;
+    x = x * 10 + d;
+  }
+  if (x <= (uint64_t)INT64_MAX)
+    return false;
+  *v = x;
+  return true;
 }
 
-/* A key a JSON object can hold: jansson cannot read a NUL in one. */
-static bool plain_key(const msgpack_object *k) {
-  return k->type == MSGPACK_OBJECT_STR &&
-         tool_utf8_valid(k->via.str.ptr, k->via.str.size) &&
-         !memchr(str_ptr(&k->via.str), '\0', k->via.str.size);
-}
+/* An integer above INT64_MAX: the ordinal-th integer token of the line. */
+struct big {
+  size_t ordinal;
+  uint64_t value;
+  size_t start, len; /* where the token is */
+};
 
-/* A JSON object, or NULL with o->rc == 1 when the map is not one. */
-static json_t *out_object(struct out *o, const msgpack_object_map *map) {
-  for (uint32_t i = 0; i < map->size; i++)
-    if (!plain_key(&map->ptr[i].key))
-      goto not_object;
-  if (map->size == 1 && map->ptr[0].key.via.str.size > 0 &&
-      map->ptr[0].key.via.str.ptr[0] == '$')
-    goto not_object;
-  json_t *obj = json_object();
-  if (!obj)
-    return NULL;
-  /* Keys first: duplicates show before any value, and any integer, is
-   * made.  Setting a value later keeps the key where it is. */
-  for (uint32_t i = 0; i < map->size; i++) {
-    const msgpack_object_str *k = &map->ptr[i].key.via.str;
-    if (json_object_setn_new_nocheck(obj, str_ptr(k), k->size, json_null()) < 0)
-      goto fail;
-  }
-  if (json_object_size(obj) != map->size) {
-    json_decref(obj);
-    goto not_object;
-  }
-  for (uint32_t i = 0; i < map->size; i++) {
-    const msgpack_object_str *k = &map->ptr[i].key.via.str;
-    json_t *v = out_value(o, &map->ptr[i].val);
-    if (json_object_setn_new_nocheck(obj, str_ptr(k), k->size, v) < 0)
-      goto fail;
-  }
-  return obj;
-fail:
-  json_decref(obj);
-  return NULL;
-not_object:
-  o->rc = 1;
-  return NULL;
-}
+/* A growing list, in document order. */
+struct bigs {
+  struct big *v;
+  size_t n, cap;
+};
 
-static json_t *out_map(struct out *o, const msgpack_object_map *map) {
-  json_t *obj = out_object(o, map);
-  if (obj || o->rc != 1)
-    return obj;
-  o->rc = 0;
-  json_t *pairs = json_array();
-  if (!pairs)
-    return NULL;
-  for (uint32_t i = 0; i < map->size; i++) {
-    json_t *pair = json_array();
-    if (json_array_append_new(pair, out_value(o, &map->ptr[i].key)) < 0 ||
-        json_array_append_new(pair, out_value(o, &map->ptr[i].val)) < 0 ||
-        json_array_append_new(pairs, pair) < 0) {
-      json_decref(pair);
-      json_decref(pairs);
-      return NULL;
-    }
+static int add_big(struct bigs *b, struct big x) {
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? 2 * b->cap : 8;
+    struct big *v = realloc(b->v, cap * sizeof(*v));
+    if (!v)
+      return MPCONN_ENOMEM;
+    b->v = v;
+    b->cap = cap;
   }
-  return tagged("$map", pairs);
-}
-
-static json_t *out_ext(struct out *o, const msgpack_object *v) {
-  const msgpack_object_ext *e = &v->via.ext;
-  if (e->type == MPCONN_EXT_SET) {
-    msgpack_object_array members;
-    int rc = mpconn_msg_set_members(o->m, v, &members);
-    if (rc < 0) {
-      o->rc = rc;
-      return NULL;
-    }
-    return tagged("$set", out_array(o, members.ptr, members.size));
-  }
-  json_t *pair = json_array();
-  if (json_array_append_new(pair, out_int(o, e->type)) < 0 ||
-      json_array_append_new(pair, b64_string(e->ptr, e->size)) < 0) {
-    json_decref(pair);
-    return NULL;
-  }
-  return tagged("$ext", pair);
-}
-
-static json_t *out_value(struct out *o, const msgpack_object *v) {
-  switch (v->type) {
-  case MSGPACK_OBJECT_NIL:
-    return json_null();
-  case MSGPACK_OBJECT_BOOLEAN:
-    return json_boolean(v->via.boolean);
-  case MSGPACK_OBJECT_POSITIVE_INTEGER:
-    if (v->via.u64 > (uint64_t)INT64_MAX)
-      return out_big(o, v->via.u64);
-    return out_int(o, (json_int_t)v->via.u64);
-  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-    return out_int(o, v->via.i64);
-  case MSGPACK_OBJECT_FLOAT32:
-  case MSGPACK_OBJECT_FLOAT64:
-    return out_float(v->via.f64);
-  case MSGPACK_OBJECT_STR:
-    if (tool_utf8_valid(v->via.str.ptr, v->via.str.size))
-      return json_stringn_nocheck(str_ptr(&v->via.str), v->via.str.size);
-    return tagged("$str", b64_string(v->via.str.ptr, v->via.str.size));
-  case MSGPACK_OBJECT_BIN:
-    return tagged("$bytes", b64_string(v->via.bin.ptr, v->via.bin.size));
-  case MSGPACK_OBJECT_ARRAY:
-    return out_array(o, v->via.array.ptr, v->via.array.size);
-  case MSGPACK_OBJECT_MAP:
-    return out_map(o, &v->via.map);
-  case MSGPACK_OBJECT_EXT:
-    return out_ext(o, v);
-  }
-  o->rc = MPCONN_EBADVALUE;
-  return NULL;
-}
-
-int tool_json_from_msgpack(mpconn_msg *m, const msgpack_object *v, char **text,
-                           size_t *len) {
-  struct out o = {.m = m};
-  json_t *root = out_value(&o, v);
-  int rc = 0;
-  char *s = NULL;
-  size_t n = 0;
-  if (!root) {
-    rc = o.rc < 0 ? o.rc : MPCONN_ENOMEM;
-  } else {
-    s = json_dumps(root, DUMP_FLAGS);
-    json_decref(root);
-    if (!s)
-      rc = MPCONN_ENOMEM;
-    else
-      n = strlen(s); /* NUL inside strings is printed as \u0000 */
-  }
-  if (!rc && o.big.n)
-    rc = tool_bigs_splice(&o.big, &s, &n);
-  tool_bigs_free(&o.big);
-  if (rc < 0) {
-    free(s);
-    return rc;
-  }
-  *text = s;
-  *len = n;
+  b->v[b->n++] = x;
   return 0;
 }
 
+/*
+ * Find the big integers of a line: each with ordinal, value and token.
+ * *copy receives a copy of the text with each of them replaced by "0" and
+ * spaces, or NULL when there are none (parse the text itself).
+ * Return: 0, or MPCONN_ENOMEM.
+ */
+static int hide_bigs(const char *text, size_t len, struct bigs *b,
+                     char **copy) {
+  struct int_scan scan = {text, text + len};
+  const char *tok;
+  size_t toklen, ordinal = 0;
+  uint64_t u;
+  *copy = NULL;
+  for (; next_int(&scan, &tok, &toklen); ordinal++) {
+    if (!big_uint(tok, toklen, &u))
+      continue;
+    size_t at = (size_t)(tok - text);
+    if (!*copy) {
+      if (!(*copy = malloc(len)))
+        return MPCONN_ENOMEM;
+      memcpy(*copy, text, len);
+    }
+    if (add_big(b, (struct big){ordinal, u, at, toklen}) < 0) {
+      free(*copy);
+      *copy = NULL;
+      return MPCONN_ENOMEM;
+    }
+    memset(*copy + at, ' ', toklen);
+    (*copy)[at] = '0';
+  }
+  return 0;
+}
+
+/* Whether jansson's error position @pos lies on a hidden token. */
+static bool at_big(const struct bigs *b, int pos) {
+  /* jansson's position is just past the token it complains about. */
+  for (size_t i = 0; i < b->n; i++)
+    if (pos > 0 && (size_t)pos > b->v[i].start &&
+        (size_t)pos <= b->v[i].start + b->v[i].len)
+      return true;
+  return false;
+}
+
 /* ------------------------------------------------------------------------ */
-/* JSON to msgpack                                                          */
+/* The walk                                                                 */
 /* ------------------------------------------------------------------------ */
 
 struct in {
-  const struct tool_bigs *big;
+  const struct bigs *big;
   size_t next; /* the next entry of big to meet */
   size_t ints; /* integers met so far, in document order */
   msgpack_packer *pk;
@@ -512,17 +451,17 @@ static int in_value(struct in *in, json_t *j, unsigned depth) {
 int tool_json_to_msgpack(const char *line, size_t len, msgpack_packer *pk,
                          struct tool_error *err) {
   struct in in = {.pk = pk, .err = err};
-  struct tool_bigs big = {0};
+  struct bigs big = {0};
   char *copy;
   err->column = 0;
   err->text[0] = '\0';
-  if (tool_bigs_hide(line, len, &big, &copy) < 0) {
-    tool_bigs_free(&big);
+  if (hide_bigs(line, len, &big, &copy) < 0) {
+    free(big.v);
     return fail(&in, "out of memory");
   }
   json_error_t jerr;
   json_t *root = json_loadb(copy ? copy : line, len, LOAD_FLAGS, &jerr);
-  if (!root && copy && tool_bigs_at(&big, jerr.position)) {
+  if (!root && copy && at_big(&big, jerr.position)) {
     /* An integer where none may stand: let jansson speak about the text as
      * written, which fails too (it holds a too big integer). */
     json_decref(json_loadb(line, len, LOAD_FLAGS, &jerr));
@@ -538,6 +477,6 @@ int tool_json_to_msgpack(const char *line, size_t len, msgpack_packer *pk,
     rc = -1;
   }
   free(copy);
-  tool_bigs_free(&big);
+  free(big.v);
   return rc;
 }
