@@ -26,23 +26,6 @@ static const char help[] =
     "error (one line on stderr names the message and its byte offset, both\n"
     "counted from 0), 2 for bad arguments.\n";
 
-/* Decimal digits only, up to SIZE_MAX. */
-static bool parse_size(const char *s, size_t *out) {
-  size_t v = 0;
-  if (!*s)
-    return false;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9')
-      return false;
-    size_t d = (size_t)(*s - '0');
-    if (v > (SIZE_MAX - d) / 10)
-      return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
-
 static int write_failed(void) {
   fprintf(stderr, "mpconn: decode: standard output: %s\n",
           mpconn_strerror(errno ? -errno : MPCONN_EINVAL));
@@ -89,28 +72,32 @@ static int run(mpconn *c) {
   return TOOL_OK;
 }
 
+enum { OPT_MAX_SIZE = 256 };
+
+static const struct option options[] = {
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
 int tool_decode(int argc, char **argv) {
   size_t max_size = MPCONN_DEFAULT_MAX_SIZE;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i], *value = NULL;
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+  struct tool_args a;
+  tool_args_init(&a, "decode", argc, argv, options);
+  const char *value;
+  for (int opt; (opt = tool_next_arg(&a, &value)) != TOOL_ARG_END;) {
+    switch (opt) {
+    case 'h':
       return tool_print(help);
-    if (strcmp(arg, "--max-size") == 0) {
-      if (++i == argc)
-        return tool_usage_error("decode", "option '--max-size' needs a value");
-      value = argv[i];
-    } else if (strncmp(arg, "--max-size=", 11) == 0) {
-      value = arg + 11;
-    } else if (arg[0] == '-' && arg[1]) {
-      return tool_usage_error("decode", "unknown option '%s'", arg);
-    } else {
-      return tool_usage_error("decode", "unexpected argument '%s'", arg);
+    case OPT_MAX_SIZE:
+      if (!tool_size_arg(&a, "--max-size", value, &max_size))
+        return TOOL_USAGE;
+      break;
+    case TOOL_ARG_OPERAND:
+      return tool_usage_error("decode", "unexpected argument '%s'", value);
+    default:
+      return TOOL_USAGE;
     }
-    if (!parse_size(value, &max_size))
-      return tool_usage_error("decode",
-                              "invalid --max-size '%s': expected a number of "
-                              "bytes",
-                              value);
   }
 
   mpconn *c;

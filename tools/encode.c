@@ -78,14 +78,24 @@ static int run(mpconn *c) {
   return status;
 }
 
+static const struct option options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
 int tool_encode(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+  struct tool_args a;
+  tool_args_init(&a, "encode", argc, argv, options);
+  const char *value;
+  for (int opt; (opt = tool_next_arg(&a, &value)) != TOOL_ARG_END;) {
+    switch (opt) {
+    case 'h':
       return tool_print(help);
-    if (arg[0] == '-' && arg[1])
-      return tool_usage_error("encode", "unknown option '%s'", arg);
-    return tool_usage_error("encode", "unexpected argument '%s'", arg);
+    case TOOL_ARG_OPERAND:
+      return tool_usage_error("encode", "unexpected argument '%s'", value);
+    default:
+      return TOOL_USAGE;
+    }
   }
 
   mpconn *c;

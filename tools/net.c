@@ -104,56 +104,61 @@ static bool parse_ms(const char *s, int *out) {
   return true;
 }
 
+enum {
+  OPT_ONCE = 256,
+  OPT_AUTHKEY,
+  OPT_AUTHKEY_FILE,
+  OPT_HANDSHAKE_TIMEOUT,
+};
+
+/* listen's; connect's are the same without the first. */
+static const struct option options[] = {
+    {"once", no_argument, NULL, OPT_ONCE},
+    {"authkey", optional_argument, NULL, OPT_AUTHKEY},
+    {"authkey-file", required_argument, NULL, OPT_AUTHKEY_FILE},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
 /* -1 to go on, or the exit status (after --help or a usage error). */
 static int parse_args(const char *cmd, const char *help, int argc, char **argv,
                       struct net_args *a) {
   bool listen = strcmp(cmd, "listen") == 0;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    const char **value = NULL;
-    const char *name = NULL;
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+  struct tool_args args;
+  tool_args_init(&args, cmd, argc, argv, listen ? options : options + 1);
+  const char *value;
+  for (int opt; (opt = tool_next_arg(&args, &value)) != TOOL_ARG_END;) {
+    switch (opt) {
+    case 'h':
       return tool_print(help);
-    if (listen && strcmp(arg, "--once") == 0) {
+    case OPT_ONCE:
       a->once = true;
-      continue;
-    }
-    /* Never echo the argument: it may hold the key. */
-    if (strcmp(arg, "--authkey") == 0 || strncmp(arg, "--authkey=", 10) == 0)
+      break;
+    case OPT_AUTHKEY:
+      /* Never echo the argument: it may hold the key. */
       return tool_usage_error(cmd, "option '--authkey' is not accepted: "
                                    "arguments are visible to other users; "
                                    "use --authkey-file FILE or "
                                    "MPCONN_AUTHKEY");
-    const char *timeout = NULL;
-    if (strcmp(arg, "--authkey-file") == 0) {
-      name = arg;
-      value = &a->keyfile;
-    } else if (strncmp(arg, "--authkey-file=", 15) == 0) {
-      a->keyfile = arg + 15;
-      continue;
-    } else if (strcmp(arg, "--handshake-timeout") == 0) {
-      name = arg;
-      value = &timeout;
-    } else if (strncmp(arg, "--handshake-timeout=", 20) == 0) {
-      timeout = arg + 20;
-    } else if (arg[0] == '-' && arg[1]) {
-      return tool_usage_error(cmd, "unknown option '%s'", arg);
-    } else if (a->address) {
-      return tool_usage_error(cmd, "unexpected argument '%s'", arg);
-    } else {
-      a->address = arg;
-      continue;
+    case OPT_AUTHKEY_FILE:
+      a->keyfile = value;
+      break;
+    case OPT_HANDSHAKE_TIMEOUT:
+      if (!parse_ms(value, &a->handshake_timeout_ms))
+        return tool_usage_error(cmd,
+                                "invalid --handshake-timeout '%s': expected "
+                                "milliseconds from 1 to 2147483647",
+                                value);
+      break;
+    case TOOL_ARG_OPERAND:
+      if (a->address)
+        return tool_usage_error(cmd, "unexpected argument '%s'", value);
+      a->address = value;
+      break;
+    default:
+      return TOOL_USAGE;
     }
-    if (value) {
-      if (++i == argc)
-        return tool_usage_error(cmd, "option '%s' needs a value", name);
-      *value = argv[i];
-    }
-    if (timeout && !parse_ms(timeout, &a->handshake_timeout_ms))
-      return tool_usage_error(cmd,
-                              "invalid --handshake-timeout '%s': expected "
-                              "milliseconds from 1 to 2147483647",
-                              timeout);
   }
   if (!a->address)
     return tool_usage_error(cmd, "missing ADDRESS");

@@ -712,11 +712,37 @@ def case_usage_errors():
          "'mpconn encode --help')"),
         (["encode", "--max-size", "1"], "mpconn: encode: unknown option "
          "'--max-size' (try 'mpconn encode --help')"),
+        # Long options are written in full, even where only one matches.
+        (["decode", "--max-s=1"], "mpconn: decode: unknown option '--max-s' "
+         "(try 'mpconn decode --help')"),
+        (["decode", "--he"], "mpconn: decode: unknown option '--he' (try "
+         "'mpconn decode --help')"),
+        (["decode", "--help=1"], "mpconn: decode: option '--help' takes no "
+         "value (try 'mpconn decode --help')"),
+        # After "--" everything is an operand, and neither command takes one.
+        (["decode", "--", "--max-size=5"], "mpconn: decode: unexpected "
+         "argument '--max-size=5' (try 'mpconn decode --help')"),
+        (["encode", "--", "--help"], "mpconn: encode: unexpected argument "
+         "'--help' (try 'mpconn encode --help')"),
     ]
     for args, message in cases:
         expect(args, b"1\n", b"", message + "\n", 2)
     expect(["decode", "--max-size", "18446744073709551615"], GOOD, GOOD_JSON,
            "", 0)
+
+
+def case_options():
+    """Options with their value after '=' or as the next argument, in any
+    order, and "--" ending them."""
+    for args in (["decode", "--"], ["decode", "--max-size", "4", "--"],
+                 ["decode", "--max-size=4", "--"],
+                 ["decode", "--max-size=1", "--max-size", "4"]):
+        expect(args, GOOD, GOOD_JSON, "", 0)
+    for args in (["decode", "--max-size=3", "--"],
+                 ["decode", "--max-size", "3"]):
+        expect(args, GOOD, b"", "mpconn: decode: message 0 at byte 0: bad "
+               "message length: larger than the receive limit\n", 1)
+    expect(["encode", "--"], b'[1,"a"]\n', frame(pack([1, "a"])), "", 0)
 
 
 # --------------------------------------------------------------------------

@@ -1025,10 +1025,18 @@ def case_usage_errors(places):
             mine.append(([cmd, "@a", f"--handshake-timeout={bad}"],
                          f"invalid --handshake-timeout '{bad}': expected "
                          "milliseconds from 1 to 2147483647"))
+        mine += [
+            ([cmd, "@a", "--handshake", "5"], "unknown option "
+             "'--handshake'"),
+            ([cmd, "--help=yes"], "option '--help' takes no value"),
+            ([cmd, "--", "@a", "--once"], "unexpected argument '--once'"),
+        ]
         cases += [(args, f"mpconn: {cmd}: {text} (try 'mpconn {cmd} --help')")
                   for args, text in mine]
     cases.append((["connect", "@a", "--once"], "mpconn: connect: unknown "
                   "option '--once' (try 'mpconn connect --help')"))
+    cases.append((["listen", "@a", "--once=1"], "mpconn: listen: option "
+                  "'--once' takes no value (try 'mpconn listen --help')"))
     for args, message in cases:
         check_equal(" ".join(args), run(args, b"1\n"),
                     (2, b"", (message + "\n").encode()))
