@@ -41,6 +41,8 @@ static const char connect_help[] =
     "                              (default: $MPCONN_AUTHKEY, if set)\n"
     "      --handshake-timeout MS  give up connecting and authenticating\n"
     "                              after MS milliseconds (default 5000)\n"
+    "      --max-line BYTES        refuse a line of standard input longer\n"
+    "                              than BYTES (default 8388608, 8 MiB)\n"
     "  -h, --help                  show this help and exit\n"
     "\n"
     "Exit status: 0 once the peer has closed and standard input is done, 1\n"
@@ -72,6 +74,8 @@ static const char listen_help[] =
     "                              holds (default: $MPCONN_AUTHKEY, if set)\n"
     "      --handshake-timeout MS  refuse a client not authenticated within\n"
     "                              MS milliseconds (default 5000)\n"
+    "      --max-line BYTES        refuse a line of standard input longer\n"
+    "                              than BYTES (default 8388608, 8 MiB)\n"
     "  -h, --help                  show this help and exit\n"
     "\n"
     "Exit status: 0 once standard input is done and the last client has\n"
@@ -84,6 +88,7 @@ struct net_args {
   const char *keyfile;
   int handshake_timeout_ms; /* 0: the library's default */
   bool once;
+  size_t max_line; /* the longest line of standard input */
 };
 
 /* 1 to 2147483647, in decimal digits. */
@@ -109,6 +114,7 @@ enum {
   OPT_AUTHKEY,
   OPT_AUTHKEY_FILE,
   OPT_HANDSHAKE_TIMEOUT,
+  OPT_MAX_LINE,
 };
 
 /* listen's; connect's are the same without the first. */
@@ -117,6 +123,7 @@ static const struct option options[] = {
     {"authkey", optional_argument, NULL, OPT_AUTHKEY},
     {"authkey-file", required_argument, NULL, OPT_AUTHKEY_FILE},
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"max-line", required_argument, NULL, OPT_MAX_LINE},
     {"help", no_argument, NULL, 'h'},
     {0},
 };
@@ -125,6 +132,7 @@ static const struct option options[] = {
 static int parse_args(const char *cmd, const char *help, int argc, char **argv,
                       struct net_args *a) {
   bool listen = strcmp(cmd, "listen") == 0;
+  *a = (struct net_args){.max_line = TOOL_DEFAULT_MAX_LINE};
   struct tool_args args;
   tool_args_init(&args, cmd, argc, argv, listen ? options : options + 1);
   const char *value;
@@ -150,6 +158,10 @@ static int parse_args(const char *cmd, const char *help, int argc, char **argv,
                                 "invalid --handshake-timeout '%s': expected "
                                 "milliseconds from 1 to 2147483647",
                                 value);
+      break;
+    case OPT_MAX_LINE:
+      if (!tool_size_arg(&args, "--max-line", value, &a->max_line))
+        return TOOL_USAGE;
       break;
     case TOOL_ARG_OPERAND:
       if (a->address)
@@ -303,7 +315,8 @@ int tool_connect(int argc, char **argv) {
             mpconn_strerror(rc));
     return TOOL_FAILED;
   }
-  struct tool_input in = {0};
+  struct tool_input in;
+  tool_input_init(&in, STDIN_FILENO, a.max_line);
   status = tool_session("connect", c, &in);
   mpconn_free(c);
   tool_input_free(&in);
@@ -311,8 +324,9 @@ int tool_connect(int argc, char **argv) {
 }
 
 /* Serve clients one after another, as the help says. */
-static int serve(mpconn_listener *l, bool once) {
-  struct tool_input in = {0};
+static int serve(mpconn_listener *l, const struct net_args *a) {
+  struct tool_input in;
+  tool_input_init(&in, STDIN_FILENO, a->max_line);
   int status = TOOL_OK;
   for (;;) {
     mpconn *c;
@@ -320,7 +334,7 @@ static int serve(mpconn_listener *l, bool once) {
     if (rc == MPCONN_EAUTH) {
       fprintf(stderr, "mpconn: listen: refused a client: %s\n",
               mpconn_strerror(rc));
-      if (once) {
+      if (a->once) {
         status = TOOL_FAILED;
         break;
       }
@@ -334,7 +348,7 @@ static int serve(mpconn_listener *l, bool once) {
     }
     status = tool_session("listen", c, &in);
     mpconn_free(c);
-    if (status != TOOL_OK || once || in.eof)
+    if (status != TOOL_OK || a->once || in.eof)
       break;
   }
   tool_input_free(&in);
@@ -363,7 +377,7 @@ int tool_listen(int argc, char **argv) {
     return TOOL_FAILED;
   }
   fprintf(stderr, "mpconn: listening on %s\n", bound);
-  status = serve(l, a.once);
+  status = serve(l, &a);
   mpconn_listener_free(l);
   return status;
 }

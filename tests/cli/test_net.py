@@ -624,13 +624,14 @@ def case_peer_closes_first(places):
 
 def case_line_not_sent(places):
     """The peer closes without reading a line that is still being sent
-    (16 MiB, more than any socket buffer holds): status 1, naming the
-    line; both commands."""
+    (16 MiB, more than any socket buffer holds, and so longer than the
+    default --max-line): status 1, naming the line; both commands."""
     big = '"' + "x" * (16 << 20) + '"'
     lines = ["1", big, "3"]
     with Listener(places.python()) as listener:
         with lines_file(lines) as stdin:
-            proc = start(["connect", c_form(listener.address)], stdin=stdin)
+            proc = start(["connect", c_form(listener.address),
+                          "--max-line=17000000"], stdin=stdin)
             with reaped(proc):
                 conn = accept(listener, proc)
                 check_equal("line 1", recv(conn), 1)
@@ -638,7 +639,8 @@ def case_line_not_sent(places):
                 finish(proc, b"", "mpconn: connect: sending line 2: broken "
                        "pipe: the peer has closed its end\n", 1)
     with lines_file(lines) as stdin:
-        proc = start(["listen", places.tool(), "--once"], stdin=stdin)
+        proc = start(["listen", places.tool(), "--once", "--max-line",
+                      "17000000"], stdin=stdin)
         with reaped(proc):
             conn = Client(py_form(listening(proc)))
             check_equal("line 1", recv(conn), 1)
@@ -753,6 +755,40 @@ def case_bad_frame(places):
             conn.close()
             finish(proc, b'"fine"\n', "mpconn: listen: receiving message 1: "
                    "malformed msgpack value\n", 1, "listen")
+
+
+def case_max_line(places):
+    """A line of standard input longer than --max-line (default 8 MiB)
+    stops the tool, naming the line, after the lines before it were
+    sent."""
+    eight = 8 << 20
+    for args, data, message in [
+            (["--max-line", "10"], b'1\n"aaaaaaaaa"\n2\n',
+             "line 2: longer than 10 bytes (--max-line)"),
+            (["--max-line=10"], b'1\n"aaaaaaaaa"',
+             "line 2: longer than 10 bytes (--max-line)"),
+            ([], b"1\n" + b" " * (eight + 1) + b"\n2\n",
+             "line 2: longer than 8388608 bytes (--max-line)")]:
+        with Listener(places.python()) as listener:
+            with lines_file(data) as stdin:
+                proc = start(["connect", c_form(listener.address), *args],
+                             stdin=stdin)
+                with reaped(proc):
+                    conn = accept(listener, proc)
+                    check_equal("sent", recv(conn), 1)
+                    expect_eof(conn)
+                    conn.close()
+                    finish(proc, b"", f"mpconn: connect: {message}\n", 1)
+    # As long as allowed: sent.
+    with lines_file(b'"aaaaaaaa"\n') as stdin:
+        proc = start(["listen", places.tool(), "--once", "--max-line", "10"],
+                     stdin=stdin)
+        with reaped(proc):
+            conn = Client(py_form(listening(proc)))
+            check_equal("sent", recv(conn), "a" * 8)
+            expect_eof(conn)
+            conn.close()
+            finish(proc, b"", "", 0, "listen")
 
 
 def case_refused(places):
@@ -952,6 +988,8 @@ Options:
                               (default: $MPCONN_AUTHKEY, if set)
       --handshake-timeout MS  give up connecting and authenticating
                               after MS milliseconds (default 5000)
+      --max-line BYTES        refuse a line of standard input longer
+                              than BYTES (default 8388608, 8 MiB)
   -h, --help                  show this help and exit
 
 Exit status: 0 once the peer has closed and standard input is done, 1
@@ -984,6 +1022,8 @@ Options:
                               holds (default: $MPCONN_AUTHKEY, if set)
       --handshake-timeout MS  refuse a client not authenticated within
                               MS milliseconds (default 5000)
+      --max-line BYTES        refuse a line of standard input longer
+                              than BYTES (default 8388608, 8 MiB)
   -h, --help                  show this help and exit
 
 Exit status: 0 once standard input is done and the last client has
@@ -1025,6 +1065,11 @@ def case_usage_errors(places):
             mine.append(([cmd, "@a", f"--handshake-timeout={bad}"],
                          f"invalid --handshake-timeout '{bad}': expected "
                          "milliseconds from 1 to 2147483647"))
+        for opt in ("--max-line",):
+            mine.append(([cmd, "@a", opt], f"option '{opt}' needs a value"))
+            for bad in ("-1", "ten", "", "18446744073709551616"):
+                mine.append(([cmd, "@a", f"{opt}={bad}"], f"invalid {opt} "
+                             f"'{bad}': expected a number of bytes"))
         mine += [
             ([cmd, "@a", "--handshake", "5"], "unknown option "
              "'--handshake'"),
