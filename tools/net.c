@@ -20,6 +20,10 @@
 /* The longest key read from --authkey-file. */
 #define KEY_MAX ((size_t)64 * 1024)
 
+/* The default receive limit: 16 MiB, so that what a peer sends takes at
+ * most about 0.5 GiB to print (docs/cli.md, "Memory"). */
+#define NET_MAX_SIZE ((size_t)16 * 1024 * 1024)
+
 static const char connect_help[] =
     "Usage: mpconn connect [OPTION]... ADDRESS\n"
     "\n"
@@ -41,6 +45,8 @@ static const char connect_help[] =
     "                              (default: $MPCONN_AUTHKEY, if set)\n"
     "      --handshake-timeout MS  give up connecting and authenticating\n"
     "                              after MS milliseconds (default 5000)\n"
+    "      --max-size BYTES        refuse a message longer than BYTES, from\n"
+    "                              its header alone (default 16777216, 16 MiB)\n"
     "      --max-line BYTES        refuse a line of standard input longer\n"
     "                              than BYTES (default 8388608, 8 MiB)\n"
     "  -h, --help                  show this help and exit\n"
@@ -74,6 +80,8 @@ static const char listen_help[] =
     "                              holds (default: $MPCONN_AUTHKEY, if set)\n"
     "      --handshake-timeout MS  refuse a client not authenticated within\n"
     "                              MS milliseconds (default 5000)\n"
+    "      --max-size BYTES        refuse a message longer than BYTES, from\n"
+    "                              its header alone (default 16777216, 16 MiB)\n"
     "      --max-line BYTES        refuse a line of standard input longer\n"
     "                              than BYTES (default 8388608, 8 MiB)\n"
     "  -h, --help                  show this help and exit\n"
@@ -88,6 +96,7 @@ struct net_args {
   const char *keyfile;
   int handshake_timeout_ms; /* 0: the library's default */
   bool once;
+  size_t max_size; /* the longest frame received */
   size_t max_line; /* the longest line of standard input */
 };
 
@@ -114,6 +123,7 @@ enum {
   OPT_AUTHKEY,
   OPT_AUTHKEY_FILE,
   OPT_HANDSHAKE_TIMEOUT,
+  OPT_MAX_SIZE,
   OPT_MAX_LINE,
 };
 
@@ -123,6 +133,7 @@ static const struct option options[] = {
     {"authkey", optional_argument, NULL, OPT_AUTHKEY},
     {"authkey-file", required_argument, NULL, OPT_AUTHKEY_FILE},
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
     {"max-line", required_argument, NULL, OPT_MAX_LINE},
     {"help", no_argument, NULL, 'h'},
     {0},
@@ -132,7 +143,8 @@ static const struct option options[] = {
 static int parse_args(const char *cmd, const char *help, int argc, char **argv,
                       struct net_args *a) {
   bool listen = strcmp(cmd, "listen") == 0;
-  *a = (struct net_args){.max_line = TOOL_DEFAULT_MAX_LINE};
+  *a = (struct net_args){.max_size = NET_MAX_SIZE,
+                         .max_line = TOOL_DEFAULT_MAX_LINE};
   struct tool_args args;
   tool_args_init(&args, cmd, argc, argv, listen ? options : options + 1);
   const char *value;
@@ -158,6 +170,10 @@ static int parse_args(const char *cmd, const char *help, int argc, char **argv,
                                 "invalid --handshake-timeout '%s': expected "
                                 "milliseconds from 1 to 2147483647",
                                 value);
+      break;
+    case OPT_MAX_SIZE:
+      if (!tool_size_arg(&args, "--max-size", value, &a->max_size))
+        return TOOL_USAGE;
       break;
     case OPT_MAX_LINE:
       if (!tool_size_arg(&args, "--max-line", value, &a->max_line))
@@ -315,6 +331,12 @@ int tool_connect(int argc, char **argv) {
             mpconn_strerror(rc));
     return TOOL_FAILED;
   }
+  rc = mpconn_set_max_size(c, a.max_size);
+  if (rc < 0) {
+    fprintf(stderr, "mpconn: connect: %s\n", mpconn_strerror(rc));
+    mpconn_free(c);
+    return TOOL_FAILED;
+  }
   struct tool_input in;
   tool_input_init(&in, STDIN_FILENO, a.max_line);
   status = tool_session("connect", c, &in);
@@ -346,7 +368,13 @@ static int serve(mpconn_listener *l, const struct net_args *a) {
       status = TOOL_FAILED;
       break;
     }
-    status = tool_session("listen", c, &in);
+    rc = mpconn_set_max_size(c, a->max_size);
+    if (rc < 0) {
+      fprintf(stderr, "mpconn: listen: %s\n", mpconn_strerror(rc));
+      status = TOOL_FAILED;
+    } else {
+      status = tool_session("listen", c, &in);
+    }
     mpconn_free(c);
     if (status != TOOL_OK || a->once || in.eof)
       break;

@@ -33,6 +33,7 @@ import shlex  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
+import struct  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -757,6 +758,71 @@ def case_bad_frame(places):
                    "malformed msgpack value\n", 1, "listen")
 
 
+TOO_BIG = "bad message length: larger than the receive limit"
+
+
+def refuse_frame(places, cmd, args, raw, message):
+    """The tool, its stdin held open, receives one good message and then
+    @raw: it prints the message and exits 1 with @message."""
+    with HeldPipe() as stdin:
+        if cmd == "connect":
+            with Listener(places.python()) as listener:
+                proc = start(["connect", c_form(listener.address), *args],
+                             stdin=stdin.r)
+                with reaped(proc):
+                    conn = accept(listener, proc)
+                    talk_then_refused(conn, proc, raw, cmd, message)
+        else:
+            proc = start(["listen", places.tool(), "--once", *args],
+                         stdin=stdin.r)
+            with reaped(proc):
+                conn = Client(py_form(listening(proc)))
+                talk_then_refused(conn, proc, raw, cmd, message)
+
+
+def talk_then_refused(conn, proc, raw, cmd, message):
+    conn.send_bytes(codec.packb("fine"))
+    # Only the header, or the whole frame: refused from the header alone.
+    os.write(conn.fileno(), raw)
+    expect_eof(conn)
+    conn.close()
+    finish(proc, b'"fine"\n', f"mpconn: {cmd}: receiving message 1: "
+           f"{message}\n", 1, cmd)
+
+
+def accepted(places, args, payload, line):
+    """listen --once with @args prints the message @payload as @line."""
+    proc = start(["listen", places.tool(), "--once", *args])
+    with reaped(proc):
+        conn = Client(py_form(listening(proc)))
+        conn.send_bytes(payload)
+        expect_eof(conn)
+        conn.close()
+        finish(proc, line + b"\n", "", 0, "listen")
+
+
+def case_max_size(places):
+    """A message longer than --max-size (default 16 MiB for a peer over
+    the network) stops the tool from its header alone, as decode stops at
+    a frame over its limit; --max-size lowers and raises the limit."""
+    sixteen = 16 << 20
+    for cmd in ("connect", "listen"):
+        for raw in (struct.pack("!i", sixteen + 1),
+                    struct.pack("!iQ", -1, sixteen + 1),
+                    struct.pack("!i", 0x7FFFFFFF)):
+            refuse_frame(places, cmd, [], raw, TOO_BIG)
+        hundred = struct.pack("!i", 101) + codec.packb("x" * 98)
+        for args in (["--max-size", "100"], ["--max-size=100"]):
+            refuse_frame(places, cmd, args, hundred, TOO_BIG)
+    # Up to the limit is accepted: 16 MiB by default, 100 bytes, and more
+    # than 16 MiB when raised.
+    for args, n in (([], sixteen), (["--max-size", "100"], 100),
+                    (["--max-size=20000000"], sixteen + 1)):
+        text = "x" * (n - 5)  # str 32: 5 bytes of header
+        payload = b"\xdb" + struct.pack("!I", len(text)) + text.encode()
+        accepted(places, args, payload, f'"{text}"'.encode())
+
+
 def case_max_line(places):
     """A line of standard input longer than --max-line (default 8 MiB)
     stops the tool, naming the line, after the lines before it were
@@ -988,6 +1054,8 @@ Options:
                               (default: $MPCONN_AUTHKEY, if set)
       --handshake-timeout MS  give up connecting and authenticating
                               after MS milliseconds (default 5000)
+      --max-size BYTES        refuse a message longer than BYTES, from
+                              its header alone (default 16777216, 16 MiB)
       --max-line BYTES        refuse a line of standard input longer
                               than BYTES (default 8388608, 8 MiB)
   -h, --help                  show this help and exit
@@ -1022,6 +1090,8 @@ Options:
                               holds (default: $MPCONN_AUTHKEY, if set)
       --handshake-timeout MS  refuse a client not authenticated within
                               MS milliseconds (default 5000)
+      --max-size BYTES        refuse a message longer than BYTES, from
+                              its header alone (default 16777216, 16 MiB)
       --max-line BYTES        refuse a line of standard input longer
                               than BYTES (default 8388608, 8 MiB)
   -h, --help                  show this help and exit
@@ -1065,12 +1135,13 @@ def case_usage_errors(places):
             mine.append(([cmd, "@a", f"--handshake-timeout={bad}"],
                          f"invalid --handshake-timeout '{bad}': expected "
                          "milliseconds from 1 to 2147483647"))
-        for opt in ("--max-line",):
+        for opt in ("--max-size", "--max-line"):
             mine.append(([cmd, "@a", opt], f"option '{opt}' needs a value"))
             for bad in ("-1", "ten", "", "18446744073709551616"):
                 mine.append(([cmd, "@a", f"{opt}={bad}"], f"invalid {opt} "
                              f"'{bad}': expected a number of bytes"))
         mine += [
+            ([cmd, "@a", "--max", "5"], "unknown option '--max'"),
             ([cmd, "@a", "--handshake", "5"], "unknown option "
              "'--handshake'"),
             ([cmd, "--help=yes"], "option '--help' takes no value"),
