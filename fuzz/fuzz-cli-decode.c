@@ -26,8 +26,8 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <string.h>
 #include <openssl/evp.h>
+#include <string.h>
 
 /* ---- The reference: the value as a json_t ----------------------------- */
 
@@ -48,8 +48,8 @@ static json_t *ref_tagged(const char *tag, json_t *v) {
 static json_t *ref_b64(const char *p, size_t n) {
   char *text = malloc(n / 3 * 4 + 5);
   FUZZ_CHECK(text);
-  int len = EVP_EncodeBlock((unsigned char *)text, (const unsigned char *)p,
-                            (int)n);
+  int len =
+      EVP_EncodeBlock((unsigned char *)text, (const unsigned char *)p, (int)n);
   json_t *s = json_stringn_nocheck(text, (size_t)len);
   free(text);
   return s;
@@ -70,26 +70,26 @@ static bool ref_utf8(const msgpack_object_str *s) {
 }
 
 static json_t *ref_map(struct ref *r, const msgpack_object_map *map) {
-  bool object = !(map->size == 1 &&
-                  map->ptr[0].key.type == MSGPACK_OBJECT_STR &&
-                  map->ptr[0].key.via.str.size > 0 &&
-                  map->ptr[0].key.via.str.ptr[0] == '$');
+  bool object =
+      !(map->size == 1 && map->ptr[0].key.type == MSGPACK_OBJECT_STR &&
+        map->ptr[0].key.via.str.size > 0 &&
+        map->ptr[0].key.via.str.ptr[0] == '$');
   json_t *obj = json_object();
   for (uint32_t i = 0; object && i < map->size; i++) {
     const msgpack_object *k = &map->ptr[i].key;
     const char *p = k->via.str.size ? k->via.str.ptr : "";
-    object = k->type == MSGPACK_OBJECT_STR && ref_utf8(&k->via.str) &&
-             !memchr(p, '\0', k->via.str.size) &&
-             !json_object_getn(obj, p, k->via.str.size) &&
-             json_object_setn_new_nocheck(obj, p, k->via.str.size,
-                                          json_null()) == 0;
+    object =
+        k->type == MSGPACK_OBJECT_STR && ref_utf8(&k->via.str) &&
+        !memchr(p, '\0', k->via.str.size) &&
+        !json_object_getn(obj, p, k->via.str.size) &&
+        json_object_setn_new_nocheck(obj, p, k->via.str.size, json_null()) == 0;
   }
   if (object) {
     for (uint32_t i = 0; i < map->size; i++) {
       const msgpack_object_str *k = &map->ptr[i].key.via.str;
-      FUZZ_CHECK(json_object_setn_new_nocheck(
-                     obj, k->size ? k->ptr : "", k->size,
-                     ref_value(r, &map->ptr[i].val)) == 0);
+      FUZZ_CHECK(
+          json_object_setn_new_nocheck(obj, k->size ? k->ptr : "", k->size,
+                                       ref_value(r, &map->ptr[i].val)) == 0);
     }
     return obj;
   }
@@ -154,10 +154,10 @@ static char *reference(const void *p, size_t n) {
   FUZZ_CHECK(fuzz_msg(p, n, false, &m) == 0);
   struct ref r = {.m = m};
   json_t *j = ref_value(&r, mpconn_msg_value(m));
-  char *text = r.big ? NULL
-                     : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                                         JSON_ENCODE_ANY |
-                                         JSON_REAL_PRECISION(17));
+  char *text =
+      r.big ? NULL
+            : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
   FUZZ_CHECK(r.big || text);
   json_decref(j);
   mpconn_msg_free(m);

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-void tool_args_init(struct tool_args *a, const char *cmd, int argc,
-                    char **argv, const struct option *opts) {
+void tool_args_init(struct tool_args *a, const char *cmd, int argc, char **argv,
+                    const struct option *opts) {
   *a = (struct tool_args){cmd, argc, argv, opts, false};
   optind = 0; /* glibc: start afresh */
   opterr = 0; /* every message is ours */
@@ -44,8 +44,8 @@ static bool abbreviated(const struct option *o, const char *arg) {
 
 static int unknown(const struct tool_args *a, const char *arg) {
   /* Never echo a value: it may be a key. */
-  tool_usage_error(a->cmd, "unknown option '%.*s'",
-                   (int)(written_len(arg) + 2), arg);
+  tool_usage_error(a->cmd, "unknown option '%.*s'", (int)(written_len(arg) + 2),
+                   arg);
   return TOOL_ARG_BAD;
 }
 
@@ -76,8 +76,7 @@ int tool_next_arg(struct tool_args *a, const char **value) {
       return unknown(a, a->argv[optind - 1]);
   }
   if (c == ':') {
-    tool_usage_error(a->cmd, "option '--%s' needs a value",
-                     o ? o->name : "?");
+    tool_usage_error(a->cmd, "option '--%s' needs a value", o ? o->name : "?");
     return TOOL_ARG_BAD;
   }
   if (c == '?') {

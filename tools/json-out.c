@@ -257,8 +257,10 @@ static bool same_key(const msgpack_object_str *a, const msgpack_object_str *b) {
 /* SipHash-1-3 with a key drawn for each message: a peer cannot choose keys
  * that collide, so checking n keys takes time linear in their bytes. */
 static uint64_t siphash13(const uint64_t seed[2], const char *p, size_t n) {
-  uint64_t v0 = 0x736f6d6570736575u ^ seed[0], v1 = 0x646f72616e646f6du ^ seed[1];
-  uint64_t v2 = 0x6c7967656e657261u ^ seed[0], v3 = 0x7465646279746573u ^ seed[1];
+  uint64_t v0 = 0x736f6d6570736575u ^ seed[0];
+  uint64_t v1 = 0x646f72616e646f6du ^ seed[1];
+  uint64_t v2 = 0x6c7967656e657261u ^ seed[0];
+  uint64_t v3 = 0x7465646279746573u ^ seed[1];
   uint64_t last = (uint64_t)n << 56;
   for (; n >= 8; p += 8, n -= 8) {
     uint64_t w;
@@ -474,8 +476,8 @@ static void draw_seed(uint64_t seed[2]) {
   seed[1] = (uint64_t)(uintptr_t)seed ^ 0xda942042e4dd58b5u;
 }
 
-int tool_json_write(mpconn_msg *m, const msgpack_object *v,
-                    tool_write_fn write, void *arg) {
+int tool_json_write(mpconn_msg *m, const msgpack_object *v, tool_write_fn write,
+                    void *arg) {
   struct out *o = malloc(sizeof(*o));
   if (!o)
     return MPCONN_ENOMEM;

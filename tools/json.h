@@ -43,8 +43,8 @@ typedef int (*tool_write_fn)(void *arg, const char *text, size_t len);
  * error of mpconn_msg_set_members(); TOOL_JSON_WRITE_FAILED when @write
  * failed (then part of the line may have been written; errno is @write's).
  */
-int tool_json_write(mpconn_msg *m, const msgpack_object *v,
-                    tool_write_fn write, void *arg);
+int tool_json_write(mpconn_msg *m, const msgpack_object *v, tool_write_fn write,
+                    void *arg);
 
 /**
  * tool_json_from_msgpack() - the JSON text of a received value, in memory.

@@ -44,13 +44,13 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
  * tool_usage_error().
  */
 struct tool_args {
-  const char *cmd;            /* the subcommand, for messages */
-  int argc;                   /* its arguments; argv[0] is its name */
+  const char *cmd; /* the subcommand, for messages */
+  int argc;        /* its arguments; argv[0] is its name */
   char **argv;
-  const struct option *opts;  /* its long options, ending with {0}; a val
-                                 of 'h' is also -h, any other val must be
-                                 256 or more */
-  bool rest;                  /* after "--": only operands are left */
+  const struct option *opts; /* its long options, ending with {0}; a val
+                                of 'h' is also -h, any other val must be
+                                256 or more */
+  bool rest;                 /* after "--": only operands are left */
 };
 
 /* tool_next_arg()'s results besides an option's val. */
@@ -61,8 +61,8 @@ enum {
 };
 
 /* Start reading @argv, for @cmd, with @opts. */
-void tool_args_init(struct tool_args *a, const char *cmd, int argc,
-                    char **argv, const struct option *opts);
+void tool_args_init(struct tool_args *a, const char *cmd, int argc, char **argv,
+                    const struct option *opts);
 
 /*
  * tool_next_arg() - the next option or operand.

@@ -191,10 +191,8 @@ static void integer_tokens(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(scalars),
-      cmocka_unit_test(big_integers),
-      cmocka_unit_test(maps),
-      cmocka_unit_test(errors),
+      cmocka_unit_test(scalars),        cmocka_unit_test(big_integers),
+      cmocka_unit_test(maps),           cmocka_unit_test(errors),
       cmocka_unit_test(integer_tokens),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
