@@ -77,10 +77,13 @@ static json_t *ref_map(struct ref *r, const msgpack_object_map *map) {
   json_t *obj = json_object();
   for (uint32_t i = 0; object && i < map->size; i++) {
     const msgpack_object *k = &map->ptr[i].key;
+    if (k->type != MSGPACK_OBJECT_STR) {
+      object = false;
+      break;
+    }
     const char *p = k->via.str.size ? k->via.str.ptr : "";
     object =
-        k->type == MSGPACK_OBJECT_STR && ref_utf8(&k->via.str) &&
-        !memchr(p, '\0', k->via.str.size) &&
+        ref_utf8(&k->via.str) && !memchr(p, '\0', k->via.str.size) &&
         !json_object_getn(obj, p, k->via.str.size) &&
         json_object_setn_new_nocheck(obj, p, k->via.str.size, json_null()) == 0;
   }
