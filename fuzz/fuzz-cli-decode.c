@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-message work of `mpconn decode` (tools/decode.c): a received
- * value to one line of JSON with tool_json_from_msgpack() (tools/json.c),
- * called as decode.c calls it after mpconn_recv().  The input is one
- * frame's payload; payloads the validator refuses are skipped, as
- * mpconn_recv() never hands them out.
+ * value to one line of JSON with tool_json_write() (tools/json-out.c), here
+ * through tool_json_from_msgpack(), which collects what it writes.  The
+ * input is one frame's payload; payloads the validator refuses are
+ * skipped, as mpconn_recv() never hands them out.
  *
  * For every value (docs/cli.md, "Round trips and byte identity"):
  * - the conversion succeeds and gives one line: no newline, the length
  *   returned is the length of the text;
+ * - the text is exactly what jansson's json_dumps() prints for the json_t
+ *   the tool built before it wrote while walking (the reference below;
+ *   values holding an integer above INT64_MAX, which json_t cannot hold,
+ *   are left to the tests of tests/cli);
  * - `encode` takes the line back (tool_json_to_msgpack()) to msgpack that
  *   the validator accepts, and decoding that gives the same line;
  * - for canonical msgpack (every value in its shortest form, no float 32,
@@ -20,8 +24,150 @@
 #include "json.h"
 #include "mpconn-private.h"
 
+#include <jansson.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <string.h>
+
+/* ---- The reference: the value as a json_t ----------------------------- */
+
+struct ref {
+  mpconn_msg *m;
+  bool big; /* an integer above INT64_MAX was met */
+};
+
+static json_t *ref_value(struct ref *r, const msgpack_object *v);
+
+/* {"<tag>": v}; steals v. */
+static json_t *ref_tagged(const char *tag, json_t *v) {
+  json_t *obj = json_object();
+  FUZZ_CHECK(obj && v && json_object_set_new_nocheck(obj, tag, v) == 0);
+  return obj;
+}
+
+static json_t *ref_b64(const char *p, size_t n) {
+  char *text = malloc(n / 3 * 4 + 5);
+  FUZZ_CHECK(text);
+  int len =
+      EVP_EncodeBlock((unsigned char *)text, (const unsigned char *)p, (int)n);
+  json_t *s = json_stringn_nocheck(text, (size_t)len);
+  free(text);
+  return s;
+}
+
+static json_t *ref_array(struct ref *r, const msgpack_object *items,
+                         uint32_t n) {
+  json_t *a = json_array();
+  for (uint32_t i = 0; i < n; i++)
+    FUZZ_CHECK(json_array_append_new(a, ref_value(r, &items[i])) == 0);
+  return a;
+}
+
+static bool ref_utf8(const msgpack_object_str *s) {
+  json_t *j = json_stringn(s->size ? s->ptr : "", s->size);
+  json_decref(j);
+  return j != NULL;
+}
+
+static json_t *ref_map(struct ref *r, const msgpack_object_map *map) {
+  bool object =
+      !(map->size == 1 && map->ptr[0].key.type == MSGPACK_OBJECT_STR &&
+        map->ptr[0].key.via.str.size > 0 &&
+        map->ptr[0].key.via.str.ptr[0] == '$');
+  json_t *obj = json_object();
+  for (uint32_t i = 0; object && i < map->size; i++) {
+    const msgpack_object *k = &map->ptr[i].key;
+    if (k->type != MSGPACK_OBJECT_STR) {
+      object = false;
+      break;
+    }
+    const char *p = k->via.str.size ? k->via.str.ptr : "";
+    object =
+        ref_utf8(&k->via.str) && !memchr(p, '\0', k->via.str.size) &&
+        !json_object_getn(obj, p, k->via.str.size) &&
+        json_object_setn_new_nocheck(obj, p, k->via.str.size, json_null()) == 0;
+  }
+  if (object) {
+    for (uint32_t i = 0; i < map->size; i++) {
+      const msgpack_object_str *k = &map->ptr[i].key.via.str;
+      FUZZ_CHECK(
+          json_object_setn_new_nocheck(obj, k->size ? k->ptr : "", k->size,
+                                       ref_value(r, &map->ptr[i].val)) == 0);
+    }
+    return obj;
+  }
+  json_decref(obj);
+  json_t *pairs = json_array();
+  for (uint32_t i = 0; i < map->size; i++) {
+    json_t *pair = json_array();
+    json_array_append_new(pair, ref_value(r, &map->ptr[i].key));
+    json_array_append_new(pair, ref_value(r, &map->ptr[i].val));
+    json_array_append_new(pairs, pair);
+  }
+  return ref_tagged("$map", pairs);
+}
+
+static json_t *ref_value(struct ref *r, const msgpack_object *v) {
+  switch (v->type) {
+  case MSGPACK_OBJECT_NIL:
+    return json_null();
+  case MSGPACK_OBJECT_BOOLEAN:
+    return json_boolean(v->via.boolean);
+  case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    r->big |= v->via.u64 > (uint64_t)INT64_MAX;
+    return json_integer((json_int_t)v->via.u64);
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+    return json_integer(v->via.i64);
+  case MSGPACK_OBJECT_FLOAT32:
+  case MSGPACK_OBJECT_FLOAT64:
+    if (isfinite(v->via.f64))
+      return json_real(v->via.f64);
+    return ref_tagged("$float", json_string(isnan(v->via.f64) ? "nan"
+                                            : v->via.f64 > 0  ? "inf"
+                                                              : "-inf"));
+  case MSGPACK_OBJECT_STR:
+    if (ref_utf8(&v->via.str))
+      return json_stringn(v->via.str.size ? v->via.str.ptr : "",
+                          v->via.str.size);
+    return ref_tagged("$str", ref_b64(v->via.str.ptr, v->via.str.size));
+  case MSGPACK_OBJECT_BIN:
+    return ref_tagged("$bytes", ref_b64(v->via.bin.ptr, v->via.bin.size));
+  case MSGPACK_OBJECT_ARRAY:
+    return ref_array(r, v->via.array.ptr, v->via.array.size);
+  case MSGPACK_OBJECT_MAP:
+    return ref_map(r, &v->via.map);
+  case MSGPACK_OBJECT_EXT:
+    break;
+  }
+  const msgpack_object_ext *e = &v->via.ext;
+  if (e->type == MPCONN_EXT_SET) {
+    msgpack_object_array members;
+    FUZZ_CHECK(mpconn_msg_set_members(r->m, v, &members) == 0);
+    return ref_tagged("$set", ref_array(r, members.ptr, members.size));
+  }
+  json_t *pair = json_array();
+  json_array_append_new(pair, json_integer(e->type));
+  json_array_append_new(pair, ref_b64(e->ptr, e->size));
+  return ref_tagged("$ext", pair);
+}
+
+/* The reference text, new; NULL for a value json_t cannot hold. */
+static char *reference(const void *p, size_t n) {
+  mpconn_msg *m;
+  FUZZ_CHECK(fuzz_msg(p, n, false, &m) == 0);
+  struct ref r = {.m = m};
+  json_t *j = ref_value(&r, mpconn_msg_value(m));
+  char *text =
+      r.big ? NULL
+            : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+  FUZZ_CHECK(r.big || text);
+  json_decref(j);
+  mpconn_msg_free(m);
+  return text;
+}
+
+/* ---- Round trips ------------------------------------------------------- */
 
 static msgpack_sbuffer pack(const msgpack_object *o) {
   msgpack_sbuffer sb;
@@ -104,6 +250,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   size_t len;
   char *text = decode(data, size, &len);
+  char *ref = reference(data, size);
+  FUZZ_CHECK(!ref || strcmp(ref, text) == 0);
+  free(ref);
 
   msgpack_sbuffer sb;
   FUZZ_CHECK(encode(text, len, &sb) == 0);

@@ -429,9 +429,52 @@ def encode_seeds():
         'duplicate-keys': b'{"a":1,"a":2}',
         'blank-lines': b'\n \t\r\n1\r\n',
         'two-values': b'1 2',
+        'floats-short': b'[0e0,1e0,2e0]\n0e0\n[1E+2,-0e-0]',
+        'object-40-keys': b'{' + b','.join(b'"k%d":%d' % (i, i)
+                                           for i in range(40)) + b'}',
+        'string-escapes': b'"' + b'\\n\\t\\u0001\\"\\\\' * 3000 + b'"',
+        'bytes-5000': b'{"$bytes":"' + b'AAEC' * 1700 + b'"}',
     }
     for name, data in lines.items():
         write('cli-encode', name, data)
+
+
+def cli_decode_seeds():
+    """Values for the JSON writer of `mpconn decode` (tools/json-out.c):
+    maps past the 16 keys checked pair by pair, text across its 8 KiB
+    buffer and base64 across its 3072-byte chunks, sets met in keys."""
+    def keys(n):
+        return [mp_str('k%d' % i) for i in range(n)]
+    k17, k300 = keys(17), keys(300)
+    escapes = bytes([0x01, 0x22, 0x5c, 0x0a, 0x41, 0xc3, 0xa9]) * 1300
+    values = {
+        'map-17-keys': mp_map([(k, b'\x01') for k in k17]),
+        'map-17-keys-dup-last': mp_map([(k, NIL) for k in k17 + k17[:1]]),
+        'map-40-keys-dup-middle': mp_map([(k, NIL) for k in
+                                          keys(40) + [mp_str('k20')]]),
+        'map-300-keys': mp_map([(k, mp_int(i)) for i, k in enumerate(k300)]),
+        'map-17-keys-one-not-utf8': mp_map([(k, NIL) for k in k17[:16]] +
+                                           [(b'\xa1\xff', NIL)]),
+        'map-17-keys-one-nul': mp_map([(k, NIL) for k in k17[:16]] +
+                                      [(mp_str(b'k\x00'), NIL)]),
+        'map-20-prefixes': mp_map([(mp_str('a' * i), NIL)
+                                   for i in range(20)]),
+        'map-17-empty-keys': mp_map([(mp_str(''), NIL)] * 17),
+        'str-escapes-9k': mp_str(escapes),
+        'str-not-utf8-4k': mp_str(b'\xff' * 4000),
+        'bin-3073': b'\xc5' + u16(3073) + bytes(range(256)) * 12 + b'\x01',
+        'bin-6144': b'\xc5' + u16(6144) + b'\x07' * 6144,
+        'ext-4000': mp_ext(9, b'\x02' * 4000),
+        'sets-in-keys': mp_map([(mp_set([b'\x01']), mp_set([mp_set([])])),
+                                (mp_set([]), b'\x02')]),
+        'sets-many': mp_array([mp_set([mp_int(i), mp_set([mp_int(i)])])
+                               for i in range(100)]),
+        'floats': mp_array([b'\xcb' + struct.pack('>d', d) for d in (
+            1e-5, 1e-4, 1e16, 1e17, 1e300, 5e-324, -0.0, 123456789.0,
+            0.1, 2.5, 1.7976931348623157e308)]),
+    }
+    for name, v in values.items():
+        write('cli-decode', name, v)
 
 
 def main():
@@ -442,6 +485,7 @@ def main():
     auth_seeds()
     unpackf_seeds()
     encode_seeds()
+    cli_decode_seeds()
 
 
 if __name__ == '__main__':

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libcrypto's EVP_EncodeBlock()/EVP_DecodeBlock() do the work.  Around
- * them: lengths, which they take as int, are handled in chunks; and since
- * EVP_DecodeBlock() accepts '=' anywhere (as if it were 'A'), trims white
- * space and counts padding as decoded bytes, the text is checked first and
- * the padding subtracted afterwards.
+ * them: lengths, which they take as int, are handled in chunks (the
+ * caller's, when encoding); and since EVP_DecodeBlock() accepts '='
+ * anywhere (as if it were 'A'), trims white space and counts padding as
+ * decoded bytes, the text is checked first and the padding subtracted
+ * afterwards.
  */
 #include "base64.h"
 
@@ -13,28 +14,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* Whole groups per call: 3 bytes become 4 characters. */
+/* Whole groups per decoding call: 4 characters become 3 bytes. */
 #define CHUNK_GROUPS ((size_t)1 << 24)
 
-int tool_base64_encode(const void *data, size_t n, char **out, size_t *outlen) {
-  size_t groups = n / 3 + (n % 3 != 0);
-  if (groups > (SIZE_MAX - 1) / 4)
-    return MPCONN_ENOMEM;
-  char *buf = malloc(4 * groups + 1);
-  if (!buf)
-    return MPCONN_ENOMEM;
-  const unsigned char *in = data;
-  size_t done = 0, len = 0;
-  buf[0] = '\0';
-  while (done < n) {
-    size_t k = n - done < 3 * CHUNK_GROUPS ? n - done : 3 * CHUNK_GROUPS;
-    len +=
-        (size_t)EVP_EncodeBlock((unsigned char *)buf + len, in + done, (int)k);
-    done += k;
-  }
-  *out = buf;
-  *outlen = len;
-  return 0;
+size_t tool_base64_encode_chunk(const void *in, size_t n, char *out) {
+  return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
 static bool b64_letter(char c) {

@@ -5,12 +5,18 @@
 
 #include <stddef.h>
 
+/* The most bytes tool_base64_encode_chunk() takes: a multiple of 3. */
+#define TOOL_BASE64_CHUNK ((size_t)3072)
+
 /*
- * tool_base64_encode() - encode @n bytes.
- * Ownership: *out is new (free()); NUL-terminated, *outlen excludes the NUL.
- * Return: 0, or MPCONN_ENOMEM.
+ * tool_base64_encode_chunk() - encode @n bytes, at most TOOL_BASE64_CHUNK.
+ * @out: room for 4 characters per 3 bytes begun, and a NUL.
+ *
+ * A long text is encoded chunk by chunk; every chunk but the last must be
+ * a multiple of 3 bytes long, so that padding comes only at the end.
+ * Return: the length of the text written (without its NUL).
  */
-int tool_base64_encode(const void *data, size_t n, char **out, size_t *outlen);
+size_t tool_base64_encode_chunk(const void *in, size_t n, char *out);
 
 /*
  * tool_base64_decode() - decode padded base64.

@@ -26,30 +26,13 @@ static const char help[] =
     "error (one line on stderr names the message and its byte offset, both\n"
     "counted from 0), 2 for bad arguments.\n";
 
-/* Decimal digits only, up to SIZE_MAX. */
-static bool parse_size(const char *s, size_t *out) {
-  size_t v = 0;
-  if (!*s)
-    return false;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9')
-      return false;
-    size_t d = (size_t)(*s - '0');
-    if (v > (SIZE_MAX - d) / 10)
-      return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
-
 static int write_failed(void) {
   fprintf(stderr, "mpconn: decode: standard output: %s\n",
           mpconn_strerror(errno ? -errno : MPCONN_EINVAL));
   return TOOL_FAILED;
 }
 
-/* Frames are read and written whole; a failing one stops the run. */
+/* Frames are read whole; a failing one stops the run. */
 static int run(mpconn *c) {
   size_t index = 0;
   uint64_t offset = 0;
@@ -58,29 +41,25 @@ static int run(mpconn *c) {
     int rc = mpconn_recv(c, &m, -1);
     if (rc == MPCONN_EOF)
       break;
-    char *text = NULL;
-    size_t len = 0, plen = 0;
+    size_t frame = 0;
+    errno = 0;
     if (rc == 0) {
-      mpconn_msg_data(m, &plen);
-      rc = tool_json_from_msgpack(m, mpconn_msg_value(m), &text, &len);
+      frame = mpconn_msg_frame_size(m);
+      rc = tool_json_write(m, mpconn_msg_value(m), tool_write_stdout, NULL);
       mpconn_msg_free(m);
     }
+    if (rc == TOOL_JSON_WRITE_FAILED)
+      return write_failed();
     if (rc < 0) {
-      errno = 0;
       if (fflush(stdout) != 0)
         return write_failed();
       fprintf(stderr, "mpconn: decode: message %zu at byte %" PRIu64 ": %s\n",
               index, offset, mpconn_strerror(rc));
       return TOOL_FAILED;
     }
-    errno = 0;
-    size_t put = fwrite(text, 1, len, stdout);
-    free(text);
-    if (put != len || putchar('\n') == EOF)
+    if (putchar('\n') == EOF)
       return write_failed();
-    /* The header is 4 bytes, or 12 when the length needs 64 bits; see
-     * docs/cli.md for frames that use 12 for a smaller length. */
-    offset += (plen > 0x7fffffff ? 12 : 4) + (uint64_t)plen;
+    offset += frame;
     index++;
     /* Batch the output while input is waiting, but never sit on a line
      * while waiting for more input. */
@@ -93,28 +72,32 @@ static int run(mpconn *c) {
   return TOOL_OK;
 }
 
+enum { OPT_MAX_SIZE = 256 };
+
+static const struct option options[] = {
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
 int tool_decode(int argc, char **argv) {
   size_t max_size = MPCONN_DEFAULT_MAX_SIZE;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i], *value = NULL;
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+  struct tool_args a;
+  tool_args_init(&a, "decode", argc, argv, options);
+  const char *value;
+  for (int opt; (opt = tool_next_arg(&a, &value)) != TOOL_ARG_END;) {
+    switch (opt) {
+    case 'h':
       return tool_print(help);
-    if (strcmp(arg, "--max-size") == 0) {
-      if (++i == argc)
-        return tool_usage_error("decode", "option '--max-size' needs a value");
-      value = argv[i];
-    } else if (strncmp(arg, "--max-size=", 11) == 0) {
-      value = arg + 11;
-    } else if (arg[0] == '-' && arg[1]) {
-      return tool_usage_error("decode", "unknown option '%s'", arg);
-    } else {
-      return tool_usage_error("decode", "unexpected argument '%s'", arg);
+    case OPT_MAX_SIZE:
+      if (!tool_size_arg(&a, "--max-size", value, &max_size))
+        return TOOL_USAGE;
+      break;
+    case TOOL_ARG_OPERAND:
+      return tool_usage_error("decode", "unexpected argument '%s'", value);
+    default:
+      return TOOL_USAGE;
     }
-    if (!parse_size(value, &max_size))
-      return tool_usage_error("decode",
-                              "invalid --max-size '%s': expected a number of "
-                              "bytes",
-                              value);
   }
 
   mpconn *c;

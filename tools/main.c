@@ -27,6 +27,11 @@ int tool_print(const char *text) {
   return TOOL_OK;
 }
 
+int tool_write_stdout(void *arg, const char *text, size_t len) {
+  (void)arg;
+  return fwrite(text, 1, len, stdout) == len ? 0 : -1;
+}
+
 int tool_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

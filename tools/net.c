@@ -20,6 +20,10 @@
 /* The longest key read from --authkey-file. */
 #define KEY_MAX ((size_t)64 * 1024)
 
+/* The default receive limit: 16 MiB, so that what a peer sends takes at
+ * most about 0.5 GiB to print (docs/cli.md, "Memory"). */
+#define NET_MAX_SIZE ((size_t)16 * 1024 * 1024)
+
 static const char connect_help[] =
     "Usage: mpconn connect [OPTION]... ADDRESS\n"
     "\n"
@@ -41,6 +45,11 @@ static const char connect_help[] =
     "                              (default: $MPCONN_AUTHKEY, if set)\n"
     "      --handshake-timeout MS  give up connecting and authenticating\n"
     "                              after MS milliseconds (default 5000)\n"
+    "      --max-size BYTES        refuse a message longer than BYTES, from\n"
+    "                              its header alone (default 16777216, 16 "
+    "MiB)\n"
+    "      --max-line BYTES        refuse a line of standard input longer\n"
+    "                              than BYTES (default 8388608, 8 MiB)\n"
     "  -h, --help                  show this help and exit\n"
     "\n"
     "Exit status: 0 once the peer has closed and standard input is done, 1\n"
@@ -72,6 +81,11 @@ static const char listen_help[] =
     "                              holds (default: $MPCONN_AUTHKEY, if set)\n"
     "      --handshake-timeout MS  refuse a client not authenticated within\n"
     "                              MS milliseconds (default 5000)\n"
+    "      --max-size BYTES        refuse a message longer than BYTES, from\n"
+    "                              its header alone (default 16777216, 16 "
+    "MiB)\n"
+    "      --max-line BYTES        refuse a line of standard input longer\n"
+    "                              than BYTES (default 8388608, 8 MiB)\n"
     "  -h, --help                  show this help and exit\n"
     "\n"
     "Exit status: 0 once standard input is done and the last client has\n"
@@ -84,6 +98,8 @@ struct net_args {
   const char *keyfile;
   int handshake_timeout_ms; /* 0: the library's default */
   bool once;
+  size_t max_size; /* the longest frame received */
+  size_t max_line; /* the longest line of standard input */
 };
 
 /* 1 to 2147483647, in decimal digits. */
@@ -104,56 +120,75 @@ static bool parse_ms(const char *s, int *out) {
   return true;
 }
 
+enum {
+  OPT_ONCE = 256,
+  OPT_AUTHKEY,
+  OPT_AUTHKEY_FILE,
+  OPT_HANDSHAKE_TIMEOUT,
+  OPT_MAX_SIZE,
+  OPT_MAX_LINE,
+};
+
+/* listen's; connect's are the same without the first. */
+static const struct option options[] = {
+    {"once", no_argument, NULL, OPT_ONCE},
+    {"authkey", optional_argument, NULL, OPT_AUTHKEY},
+    {"authkey-file", required_argument, NULL, OPT_AUTHKEY_FILE},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+
 /* -1 to go on, or the exit status (after --help or a usage error). */
 static int parse_args(const char *cmd, const char *help, int argc, char **argv,
                       struct net_args *a) {
   bool listen = strcmp(cmd, "listen") == 0;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    const char **value = NULL;
-    const char *name = NULL;
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+  *a = (struct net_args){.max_size = NET_MAX_SIZE,
+                         .max_line = TOOL_DEFAULT_MAX_LINE};
+  struct tool_args args;
+  tool_args_init(&args, cmd, argc, argv, listen ? options : options + 1);
+  const char *value;
+  for (int opt; (opt = tool_next_arg(&args, &value)) != TOOL_ARG_END;) {
+    switch (opt) {
+    case 'h':
       return tool_print(help);
-    if (listen && strcmp(arg, "--once") == 0) {
+    case OPT_ONCE:
       a->once = true;
-      continue;
-    }
-    /* Never echo the argument: it may hold the key. */
-    if (strcmp(arg, "--authkey") == 0 || strncmp(arg, "--authkey=", 10) == 0)
+      break;
+    case OPT_AUTHKEY:
+      /* Never echo the argument: it may hold the key. */
       return tool_usage_error(cmd, "option '--authkey' is not accepted: "
                                    "arguments are visible to other users; "
                                    "use --authkey-file FILE or "
                                    "MPCONN_AUTHKEY");
-    const char *timeout = NULL;
-    if (strcmp(arg, "--authkey-file") == 0) {
-      name = arg;
-      value = &a->keyfile;
-    } else if (strncmp(arg, "--authkey-file=", 15) == 0) {
-      a->keyfile = arg + 15;
-      continue;
-    } else if (strcmp(arg, "--handshake-timeout") == 0) {
-      name = arg;
-      value = &timeout;
-    } else if (strncmp(arg, "--handshake-timeout=", 20) == 0) {
-      timeout = arg + 20;
-    } else if (arg[0] == '-' && arg[1]) {
-      return tool_usage_error(cmd, "unknown option '%s'", arg);
-    } else if (a->address) {
-      return tool_usage_error(cmd, "unexpected argument '%s'", arg);
-    } else {
-      a->address = arg;
-      continue;
+    case OPT_AUTHKEY_FILE:
+      a->keyfile = value;
+      break;
+    case OPT_HANDSHAKE_TIMEOUT:
+      if (!parse_ms(value, &a->handshake_timeout_ms))
+        return tool_usage_error(cmd,
+                                "invalid --handshake-timeout '%s': expected "
+                                "milliseconds from 1 to 2147483647",
+                                value);
+      break;
+    case OPT_MAX_SIZE:
+      if (!tool_size_arg(&args, "--max-size", value, &a->max_size))
+        return TOOL_USAGE;
+      break;
+    case OPT_MAX_LINE:
+      if (!tool_size_arg(&args, "--max-line", value, &a->max_line))
+        return TOOL_USAGE;
+      break;
+    case TOOL_ARG_OPERAND:
+      if (a->address)
+        return tool_usage_error(cmd, "unexpected argument '%s'", value);
+      a->address = value;
+      break;
+    default:
+      return TOOL_USAGE;
     }
-    if (value) {
-      if (++i == argc)
-        return tool_usage_error(cmd, "option '%s' needs a value", name);
-      *value = argv[i];
-    }
-    if (timeout && !parse_ms(timeout, &a->handshake_timeout_ms))
-      return tool_usage_error(cmd,
-                              "invalid --handshake-timeout '%s': expected "
-                              "milliseconds from 1 to 2147483647",
-                              timeout);
   }
   if (!a->address)
     return tool_usage_error(cmd, "missing ADDRESS");
@@ -298,7 +333,14 @@ int tool_connect(int argc, char **argv) {
             mpconn_strerror(rc));
     return TOOL_FAILED;
   }
-  struct tool_input in = {0};
+  rc = mpconn_set_max_size(c, a.max_size);
+  if (rc < 0) {
+    fprintf(stderr, "mpconn: connect: %s\n", mpconn_strerror(rc));
+    mpconn_free(c);
+    return TOOL_FAILED;
+  }
+  struct tool_input in;
+  tool_input_init(&in, STDIN_FILENO, a.max_line);
   status = tool_session("connect", c, &in);
   mpconn_free(c);
   tool_input_free(&in);
@@ -306,8 +348,9 @@ int tool_connect(int argc, char **argv) {
 }
 
 /* Serve clients one after another, as the help says. */
-static int serve(mpconn_listener *l, bool once) {
-  struct tool_input in = {0};
+static int serve(mpconn_listener *l, const struct net_args *a) {
+  struct tool_input in;
+  tool_input_init(&in, STDIN_FILENO, a->max_line);
   int status = TOOL_OK;
   for (;;) {
     mpconn *c;
@@ -315,7 +358,7 @@ static int serve(mpconn_listener *l, bool once) {
     if (rc == MPCONN_EAUTH) {
       fprintf(stderr, "mpconn: listen: refused a client: %s\n",
               mpconn_strerror(rc));
-      if (once) {
+      if (a->once) {
         status = TOOL_FAILED;
         break;
       }
@@ -327,9 +370,15 @@ static int serve(mpconn_listener *l, bool once) {
       status = TOOL_FAILED;
       break;
     }
-    status = tool_session("listen", c, &in);
+    rc = mpconn_set_max_size(c, a->max_size);
+    if (rc < 0) {
+      fprintf(stderr, "mpconn: listen: %s\n", mpconn_strerror(rc));
+      status = TOOL_FAILED;
+    } else {
+      status = tool_session("listen", c, &in);
+    }
     mpconn_free(c);
-    if (status != TOOL_OK || once || in.eof)
+    if (status != TOOL_OK || a->once || in.eof)
       break;
   }
   tool_input_free(&in);
@@ -358,7 +407,7 @@ int tool_listen(int argc, char **argv) {
     return TOOL_FAILED;
   }
   fprintf(stderr, "mpconn: listening on %s\n", bound);
-  status = serve(l, a.once);
+  status = serve(l, &a);
   mpconn_listener_free(l);
   return status;
 }

@@ -12,12 +12,10 @@
  */
 #include "session.h"
 
-#include "json.h"
 #include "tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,9 +24,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* Standard input is read this much at a time. */
-#define READ_CHUNK ((size_t)64 * 1024)
 
 enum sender_end {
   SENDER_RUNNING, /* not ended yet */
@@ -50,11 +45,6 @@ struct session {
   enum sender_end end; /* how the sender ended */
   char error[320];     /* the first failure, without "mpconn: CMD: " */
 };
-
-void tool_input_free(struct tool_input *in) {
-  free(in->buf);
-  *in = (struct tool_input){0};
-}
 
 /* Record a failure unless an earlier one is recorded: only the first is
  * reported. */
@@ -98,96 +88,24 @@ static const char *os_error(void) {
 
 /* ---- Sending: standard input to messages ------------------------------ */
 
-static bool blank(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-      return false;
-  return true;
-}
-
-/* The next whole line of the buffer, without its newline.  Once standard
- * input has ended, the rest is the last line and needs no newline. */
-static bool next_line(struct tool_input *in, const char **line, size_t *len) {
-  if (in->start == in->len)
-    return false;
-  const char *p = in->buf + in->start;
-  const char *nl = memchr(in->buf + in->scanned, '\n', in->len - in->scanned);
-  size_t n;
-  if (nl) {
-    n = (size_t)(nl - p);
-    in->start += n + 1;
-  } else if (in->eof) {
-    n = in->len - in->start;
-    in->start = in->len;
-  } else {
-    in->scanned = in->len;
-    return false;
-  }
-  in->scanned = in->start;
-  in->lineno++;
-  *line = p;
-  *len = n;
-  return true;
-}
-
-/* One read() of standard input: 0, or -errno.  Sets in->eof at its end. */
-static int read_input(struct tool_input *in) {
-  if (in->start > 0) {
-    memmove(in->buf, in->buf + in->start, in->len - in->start);
-    in->len -= in->start;
-    in->scanned -= in->start;
-    in->start = 0;
-  }
-  if (in->cap - in->len < READ_CHUNK) {
-    size_t cap = in->cap > READ_CHUNK ? in->cap : READ_CHUNK;
-    while (cap - in->len < READ_CHUNK) {
-      if (cap > SIZE_MAX / 2)
-        return MPCONN_ENOMEM;
-      cap *= 2;
-    }
-    char *p = realloc(in->buf, cap);
-    if (!p)
-      return MPCONN_ENOMEM;
-    in->buf = p;
-    in->cap = cap;
-  }
-  ssize_t n = read(STDIN_FILENO, in->buf + in->len, in->cap - in->len);
-  if (n > 0)
-    in->len += (size_t)n;
-  else if (n == 0)
-    in->eof = true;
-  else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-    return -errno;
-  return 0;
-}
-
 /* Send every whole line the buffer holds, as `mpconn encode` packs it. */
 static enum sender_end send_lines(struct session *s) {
   const char *line;
   size_t len;
-  while (next_line(s->in, &line, &len)) {
+  struct tool_error err;
+  int rc;
+  char text[320];
+  while ((rc = tool_input_next(s->in, &line, &len, &err)) != 0) {
     size_t lineno = s->in->lineno;
-    if (blank(line, len))
-      continue;
-    if (aborted(s))
+    if (rc > 0 && aborted(s))
       return SENDER_STOPPED;
-    msgpack_packer *pk;
-    struct tool_error err;
-    int rc = mpconn_pack_begin(s->c, &pk);
-    if (rc < 0) {
-      fail(s, "sending line %zu: %s", lineno, mpconn_strerror(rc));
+    if (rc < 0 || (rc = tool_send_line(s->c, line, len, MPCONN_UNLIMITED,
+                                       &err)) == TOOL_LINE_BAD) {
+      tool_line_message(text, sizeof(text), lineno, &err);
+      fail(s, "%s", text);
       return SENDER_FAILED;
     }
-    if (tool_json_to_msgpack(line, len, pk, &err) < 0) {
-      mpconn_pack_abort(s->c);
-      if (err.column > 0)
-        fail(s, "line %zu, column %d: %s", lineno, err.column, err.text);
-      else
-        fail(s, "line %zu: %s", lineno, err.text);
-      return SENDER_FAILED;
-    }
-    rc = mpconn_pack_end(s->c);
-    if (rc == 0)
+    if (rc == TOOL_LINE_SENT || rc == TOOL_LINE_BLANK)
       continue;
     if (aborted(s))
       return SENDER_STOPPED; /* the receiver shut the socket down */
@@ -238,8 +156,8 @@ static enum sender_end run_sender(struct session *s) {
       finishing = true;
     }
     if (p[0].revents) {
-      int rc = read_input(s->in);
-      if (rc < 0) {
+      int rc = tool_input_read(s->in);
+      if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EWOULDBLOCK) {
         fail(s, "standard input: %s", mpconn_strerror(rc));
         return SENDER_FAILED;
       }
@@ -274,20 +192,17 @@ static void stop(struct session *s) {
 }
 
 static int print(struct session *s, mpconn_msg *m, size_t index) {
-  char *text;
-  size_t len;
-  int rc = tool_json_from_msgpack(m, mpconn_msg_value(m), &text, &len);
+  errno = 0;
+  int rc = tool_json_write(m, mpconn_msg_value(m), tool_write_stdout, NULL);
   mpconn_msg_free(m);
   if (rc < 0) {
     fail(s, "receiving message %zu: %s", index, mpconn_strerror(rc));
     return -1;
   }
-  errno = 0;
-  size_t put = fwrite(text, 1, len, stdout);
-  free(text);
   /* Each line goes out at once: a quiet standard input must not hold
    * back what the peer says. */
-  if (put != len || putchar('\n') == EOF || fflush(stdout) != 0) {
+  if (rc == TOOL_JSON_WRITE_FAILED || putchar('\n') == EOF ||
+      fflush(stdout) != 0) {
     fail(s, "standard output: %s", os_error());
     return -1;
   }
@@ -366,9 +281,7 @@ int tool_session(const char *cmd, mpconn *c, struct tool_input *in) {
                       .finish = {-1, -1},
                       .done = {-1, -1}};
   pthread_mutex_init(&s.lock, NULL);
-  /* jansson seeds its hash function on first use; do it before two
-   * threads use it. */
-  json_object_seed(0);
+  tool_json_init();
   pthread_t thread;
   int rc;
   if (pipe2(s.finish, O_CLOEXEC) < 0 || pipe2(s.done, O_CLOEXEC) < 0) {

@@ -8,32 +8,15 @@
 #ifndef MPCONN_TOOL_SESSION_H
 #define MPCONN_TOOL_SESSION_H
 
+#include "lines.h"
+
 #include <mpconn.h>
-#include <stdbool.h>
-#include <stddef.h>
-
-/*
- * Standard input, split into lines.  It outlives a session: what one
- * client left unread is the next client's.  Zero-initialize it; release
- * it with tool_input_free().
- */
-struct tool_input {
-  char *buf;      /* bytes read and not yet sent: buf[start..len) */
-  size_t start;   /* where the next line begins */
-  size_t len;     /* bytes in buf */
-  size_t cap;     /* size of buf */
-  size_t scanned; /* buf[start..scanned) holds no newline */
-  size_t lineno;  /* lines taken so far, counted from 1 */
-  bool eof;       /* read() returned 0: standard input has ended */
-};
-
-void tool_input_free(struct tool_input *in);
 
 /**
  * tool_session() - talk over @c until the conversation ends.
  * @cmd: the command's name, for messages ("connect", "listen").
  * @c: a connected socket; still the caller's afterwards.
- * @in: standard input.
+ * @in: standard input; its lines are sent.
  *
  * Sending (in a thread of its own) and receiving never wait for each
  * other.  At the end of standard input the sending side of the socket is

@@ -33,6 +33,7 @@ import shlex  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
+import struct  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -624,13 +625,14 @@ def case_peer_closes_first(places):
 
 def case_line_not_sent(places):
     """The peer closes without reading a line that is still being sent
-    (16 MiB, more than any socket buffer holds): status 1, naming the
-    line; both commands."""
+    (16 MiB, more than any socket buffer holds, and so longer than the
+    default --max-line): status 1, naming the line; both commands."""
     big = '"' + "x" * (16 << 20) + '"'
     lines = ["1", big, "3"]
     with Listener(places.python()) as listener:
         with lines_file(lines) as stdin:
-            proc = start(["connect", c_form(listener.address)], stdin=stdin)
+            proc = start(["connect", c_form(listener.address),
+                          "--max-line=17000000"], stdin=stdin)
             with reaped(proc):
                 conn = accept(listener, proc)
                 check_equal("line 1", recv(conn), 1)
@@ -638,7 +640,8 @@ def case_line_not_sent(places):
                 finish(proc, b"", "mpconn: connect: sending line 2: broken "
                        "pipe: the peer has closed its end\n", 1)
     with lines_file(lines) as stdin:
-        proc = start(["listen", places.tool(), "--once"], stdin=stdin)
+        proc = start(["listen", places.tool(), "--once", "--max-line",
+                      "17000000"], stdin=stdin)
         with reaped(proc):
             conn = Client(py_form(listening(proc)))
             check_equal("line 1", recv(conn), 1)
@@ -753,6 +756,105 @@ def case_bad_frame(places):
             conn.close()
             finish(proc, b'"fine"\n', "mpconn: listen: receiving message 1: "
                    "malformed msgpack value\n", 1, "listen")
+
+
+TOO_BIG = "bad message length: larger than the receive limit"
+
+
+def refuse_frame(places, cmd, args, raw, message):
+    """The tool, its stdin held open, receives one good message and then
+    @raw: it prints the message and exits 1 with @message."""
+    with HeldPipe() as stdin:
+        if cmd == "connect":
+            with Listener(places.python()) as listener:
+                proc = start(["connect", c_form(listener.address), *args],
+                             stdin=stdin.r)
+                with reaped(proc):
+                    conn = accept(listener, proc)
+                    talk_then_refused(conn, proc, raw, cmd, message)
+        else:
+            proc = start(["listen", places.tool(), "--once", *args],
+                         stdin=stdin.r)
+            with reaped(proc):
+                conn = Client(py_form(listening(proc)))
+                talk_then_refused(conn, proc, raw, cmd, message)
+
+
+def talk_then_refused(conn, proc, raw, cmd, message):
+    conn.send_bytes(codec.packb("fine"))
+    # Only the header, or the whole frame: refused from the header alone.
+    os.write(conn.fileno(), raw)
+    expect_eof(conn)
+    conn.close()
+    finish(proc, b'"fine"\n', f"mpconn: {cmd}: receiving message 1: "
+           f"{message}\n", 1, cmd)
+
+
+def accepted(places, args, payload, line):
+    """listen --once with @args prints the message @payload as @line."""
+    proc = start(["listen", places.tool(), "--once", *args])
+    with reaped(proc):
+        conn = Client(py_form(listening(proc)))
+        conn.send_bytes(payload)
+        expect_eof(conn)
+        conn.close()
+        finish(proc, line + b"\n", "", 0, "listen")
+
+
+def case_max_size(places):
+    """A message longer than --max-size (default 16 MiB for a peer over
+    the network) stops the tool from its header alone, as decode stops at
+    a frame over its limit; --max-size lowers and raises the limit."""
+    sixteen = 16 << 20
+    for cmd in ("connect", "listen"):
+        for raw in (struct.pack("!i", sixteen + 1),
+                    struct.pack("!iQ", -1, sixteen + 1),
+                    struct.pack("!i", 0x7FFFFFFF)):
+            refuse_frame(places, cmd, [], raw, TOO_BIG)
+        hundred = struct.pack("!i", 101) + codec.packb("x" * 98)
+        for args in (["--max-size", "100"], ["--max-size=100"]):
+            refuse_frame(places, cmd, args, hundred, TOO_BIG)
+    # Up to the limit is accepted: 16 MiB by default, 100 bytes, and more
+    # than 16 MiB when raised.
+    for args, n in (([], sixteen), (["--max-size", "100"], 100),
+                    (["--max-size=20000000"], sixteen + 1)):
+        text = "x" * (n - 5)  # str 32: 5 bytes of header
+        payload = b"\xdb" + struct.pack("!I", len(text)) + text.encode()
+        accepted(places, args, payload, f'"{text}"'.encode())
+
+
+def case_max_line(places):
+    """A line of standard input longer than --max-line (default 8 MiB)
+    stops the tool, naming the line, after the lines before it were
+    sent."""
+    eight = 8 << 20
+    for args, data, message in [
+            (["--max-line", "10"], b'1\n"aaaaaaaaa"\n2\n',
+             "line 2: longer than 10 bytes (--max-line)"),
+            (["--max-line=10"], b'1\n"aaaaaaaaa"',
+             "line 2: longer than 10 bytes (--max-line)"),
+            ([], b"1\n" + b" " * (eight + 1) + b"\n2\n",
+             "line 2: longer than 8388608 bytes (--max-line)")]:
+        with Listener(places.python()) as listener:
+            with lines_file(data) as stdin:
+                proc = start(["connect", c_form(listener.address), *args],
+                             stdin=stdin)
+                with reaped(proc):
+                    conn = accept(listener, proc)
+                    check_equal("sent", recv(conn), 1)
+                    expect_eof(conn)
+                    conn.close()
+                    finish(proc, b"", f"mpconn: connect: {message}\n", 1)
+    # As long as allowed: sent.
+    with lines_file(b'"aaaaaaaa"\n') as stdin:
+        proc = start(["listen", places.tool(), "--once", "--max-line", "10"],
+                     stdin=stdin)
+        with reaped(proc):
+            conn = Client(py_form(listening(proc)))
+            check_equal("sent", recv(conn), "a" * 8)
+            expect_eof(conn)
+            conn.close()
+            finish(proc, b"", "", 0, "listen")
 
 
 def case_refused(places):
@@ -954,6 +1056,10 @@ Options:
                               (default: $MPCONN_AUTHKEY, if set)
       --handshake-timeout MS  give up connecting and authenticating
                               after MS milliseconds (default 5000)
+      --max-size BYTES        refuse a message longer than BYTES, from
+                              its header alone (default 16777216, 16 MiB)
+      --max-line BYTES        refuse a line of standard input longer
+                              than BYTES (default 8388608, 8 MiB)
   -h, --help                  show this help and exit
 
 Exit status: 0 once the peer has closed and standard input is done, 1
@@ -986,6 +1092,10 @@ Options:
                               holds (default: $MPCONN_AUTHKEY, if set)
       --handshake-timeout MS  refuse a client not authenticated within
                               MS milliseconds (default 5000)
+      --max-size BYTES        refuse a message longer than BYTES, from
+                              its header alone (default 16777216, 16 MiB)
+      --max-line BYTES        refuse a line of standard input longer
+                              than BYTES (default 8388608, 8 MiB)
   -h, --help                  show this help and exit
 
 Exit status: 0 once standard input is done and the last client has
@@ -1027,10 +1137,24 @@ def case_usage_errors(places):
             mine.append(([cmd, "@a", f"--handshake-timeout={bad}"],
                          f"invalid --handshake-timeout '{bad}': expected "
                          "milliseconds from 1 to 2147483647"))
+        for opt in ("--max-size", "--max-line"):
+            mine.append(([cmd, "@a", opt], f"option '{opt}' needs a value"))
+            for bad in ("-1", "ten", "", "18446744073709551616"):
+                mine.append(([cmd, "@a", f"{opt}={bad}"], f"invalid {opt} "
+                             f"'{bad}': expected a number of bytes"))
+        mine += [
+            ([cmd, "@a", "--max", "5"], "unknown option '--max'"),
+            ([cmd, "@a", "--handshake", "5"], "unknown option "
+             "'--handshake'"),
+            ([cmd, "--help=yes"], "option '--help' takes no value"),
+            ([cmd, "--", "@a", "--once"], "unexpected argument '--once'"),
+        ]
         cases += [(args, f"mpconn: {cmd}: {text} (try 'mpconn {cmd} --help')")
                   for args, text in mine]
     cases.append((["connect", "@a", "--once"], "mpconn: connect: unknown "
                   "option '--once' (try 'mpconn connect --help')"))
+    cases.append((["listen", "@a", "--once=1"], "mpconn: listen: option "
+                  "'--once' takes no value (try 'mpconn listen --help')"))
     for args, message in cases:
         check_equal(" ".join(args), run(args, b"1\n"),
                     (2, b"", (message + "\n").encode()))
