@@ -647,11 +647,22 @@ MPCONN_EXPORT int mpconn_set_unpack(const msgpack_object *set,
  *   s string   s# string + size_t length   y# bytes + size_t length
  *   O const msgpack_object *   [..] array   {k:v ..} map   <..> set
  *   ? after a map key (unpack): optional   * (unpack): ignore the rest
+ *   [T ...] and <T ...> (unpack): any number of items, each T, taken one
+ *   at a time through an mpconn_iter
+ *
+ * Unpacking a set with fixed items ("<s i>") matches each item to a member
+ * of its own whatever the order the members came in (Python sends a set's
+ * members in hash order).
  *
  * Commas, colons and white space separate items and are otherwise ignored.
  */
 
-/** Details of a format error; caller-allocated, every call accepts NULL. */
+/**
+ * Details of a failure; caller-allocated, every call that takes one also
+ * accepts NULL.  A call given one always fills it: on failure with the
+ * code it returns and a message, on success with code 0, position 0 and
+ * an empty path and text.
+ */
 typedef struct mpconn_error {
   int code;         /* the code the call returned */
   size_t position;  /* byte offset in the format string */
@@ -660,9 +671,29 @@ typedef struct mpconn_error {
 } mpconn_error;
 
 /**
+ * The items of an array or set matched by "[T ...]" or "<T ...>", taken
+ * one at a time with mpconn_iter_next().  Caller-allocated (on the stack,
+ * say); mpconn_unpackf() fills it; its fields are private.  It holds no
+ * resource: drop it at any time, nothing to free.
+ *
+ * It borrows the value the items are in and the format string T is part
+ * of: both must stay valid while it is used.
+ */
+typedef struct mpconn_iter {
+  const char *fmt;                /* the format T is in */
+  size_t item_at, item_end;       /* T is fmt[item_at, item_end) */
+  const msgpack_object *items;    /* an array's items */
+  const char *set_data;           /* a set's payload */
+  size_t set_size, set_off;       /* its size; the next member's offset */
+  uint32_t count, next;           /* items in all; items taken */
+  char kind;                      /* '[' or '<' */
+  char path[96];                  /* the container's path, for errors */
+} mpconn_iter;
+
+/**
  * mpconn_packf() - pack a value described by a format string.
  * @pk: any msgpack-c packer.
- * @err: receives details on failure, or NULL.
+ * @err: receives details on failure, cleared on success; or NULL.
  * @fmt: the format.
  *
  * The format is checked before anything is packed, so MPCONN_EFORMAT leaves
@@ -685,14 +716,46 @@ MPCONN_EXPORT int mpconn_vpackf(msgpack_packer *pk, mpconn_error *err,
 MPCONN_EXPORT int mpconn_sendf(mpconn *c, const char *fmt, ...);
 
 /**
+ * mpconn_sendf_ex() - mpconn_sendf(), saying what went wrong.
+ * @c: a connection that can send.
+ * @err: receives the details (see mpconn_error), or NULL.  A bad format or
+ *       argument fills it as mpconn_packf() does; a failure to send with
+ *       the code and mpconn_strerror()'s text, position 0 and an empty
+ *       path; success clears it.
+ * @fmt: the format.
+ *
+ * Ownership: @err is the caller's.
+ * Return: as mpconn_sendf().
+ */
+MPCONN_EXPORT int mpconn_sendf_ex(mpconn *c, mpconn_error *err,
+                                  const char *fmt, ...);
+
+/**
+ * mpconn_vsendf() - mpconn_sendf_ex() with a va_list, for wrappers.
+ * @c: a connection that can send.
+ * @err: as mpconn_sendf_ex(), or NULL.
+ * @fmt: the format.
+ * @ap: the arguments; the call reads them through a copy, so @ap is
+ *      unchanged (va_end() it as usual).
+ *
+ * Return: as mpconn_sendf().
+ */
+MPCONN_EXPORT int mpconn_vsendf(mpconn *c, mpconn_error *err, const char *fmt,
+                                va_list ap);
+
+/**
  * mpconn_unpackf() - check a value's shape and extract its parts.
  * @v: the value (for example mpconn_msg_value()).
- * @err: receives details on failure, or NULL.
+ * @err: receives details on failure, cleared on success; or NULL.
  * @fmt: the format; the arguments are pointers (see docs/values.md).
  *
  * Strings: "s" copies into a caller buffer (char *, size_t size) and
  * NUL-terminates it; "s#" and "y#" give a pointer into the value and its
- * length (const char **, size_t *).
+ * length (const char **, size_t *).  "[T ...]" and "<T ...>" take one
+ * mpconn_iter * and check only that the value is an array or a set: T is
+ * matched against each item by mpconn_iter_next().  An absent optional
+ * key ("s?") leaves its targets as they were (set defaults before the
+ * call), except an iterator, which is made empty.
  *
  * Ownership: pointers stored through the arguments borrow from @v.
  * Return: 0, MPCONN_EUNPACK (the value does not match; @err says at which
@@ -705,6 +768,35 @@ MPCONN_EXPORT int mpconn_unpackf(const msgpack_object *v, mpconn_error *err,
                                  const char *fmt, ...);
 MPCONN_EXPORT int mpconn_vunpackf(const msgpack_object *v, mpconn_error *err,
                                   const char *fmt, va_list ap);
+
+/**
+ * mpconn_iter_count() - how many items an iterator has in all.
+ * @it: an iterator filled by mpconn_unpackf(), or NULL (0).
+ *
+ * Return: the array's length or the set's member count, taken or not.
+ */
+MPCONN_EXPORT size_t mpconn_iter_count(const mpconn_iter *it);
+
+/**
+ * mpconn_iter_next() - take the next item, matching it against T.
+ * @it: an iterator filled by mpconn_unpackf().
+ * @err: receives details on failure, cleared otherwise; or NULL.
+ * @...: T's arguments, as mpconn_unpackf() takes them.
+ *
+ * Items come in the order of the array, or of the set's payload.  The
+ * error of an item that does not match has its whole path, the
+ * container's and the item's: "$.items[7][1]", "$.tags<2>"; its position
+ * is T's, in the whole format.  The iterator moves past an item whether
+ * it matched or not, so a caller may skip bad items.
+ *
+ * Ownership: pointers stored borrow from the value, as mpconn_unpackf().
+ * Return: 1 (an item was taken), 0 (none left), or a negative code as
+ * mpconn_unpackf(); MPCONN_EINVAL for a NULL @it.
+ */
+MPCONN_EXPORT int mpconn_iter_next(mpconn_iter *it, mpconn_error *err, ...);
+/** mpconn_iter_vnext() - mpconn_iter_next() with a va_list. */
+MPCONN_EXPORT int mpconn_iter_vnext(mpconn_iter *it, mpconn_error *err,
+                                    va_list ap);
 
 /* ------------------------------------------------------------------------ */
 /* Listeners and clients                                                    */
@@ -1017,6 +1109,21 @@ MPCONN_EXPORT int mpconn_queue_put(mpconn_queue *q, const msgpack_object *v,
  */
 MPCONN_EXPORT int mpconn_queue_putf(mpconn_queue *q, int timeout_ms,
                                     const char *fmt, ...);
+
+/**
+ * mpconn_queue_vputf() - mpconn_queue_putf() with a va_list and an error.
+ * @q: the queue.
+ * @timeout_ms: as mpconn_queue_put().
+ * @err: receives details, as mpconn_sendf_ex() fills it; or NULL.
+ * @fmt: the format, as mpconn_packf().
+ * @ap: the arguments (read through a copy).
+ *
+ * Ownership: @err is the caller's.
+ * Return: as mpconn_queue_putf().
+ */
+MPCONN_EXPORT int mpconn_queue_vputf(mpconn_queue *q, int timeout_ms,
+                                     mpconn_error *err, const char *fmt,
+                                     va_list ap);
 
 /**
  * mpconn_queue_put_bytes() - put @len raw bytes as one item.
