@@ -616,7 +616,10 @@ MPCONN_EXPORT int mpconn_msg_set_members(mpconn_msg *m,
  *
  * Any thread may free a message.  A small message's memory (at most 8 KiB
  * of objects and 8 KiB of frame) is kept, one per thread, for the next
- * receive in that thread, and released when the thread exits.
+ * receive in that thread, and released when the thread exits; the one of
+ * the thread that calls exit() (the main thread, when main() returns) is
+ * released at process exit, by a destructor of the library.  Only threads
+ * still running at exit keep theirs.
  */
 MPCONN_EXPORT void mpconn_msg_free(mpconn_msg *m);
 
