@@ -408,6 +408,145 @@ MPCONN_EXPORT int mpconn_cork(mpconn *c, bool on);
 MPCONN_EXPORT int mpconn_flush(mpconn *c);
 
 /* ------------------------------------------------------------------------ */
+/* Child programs                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Python's Process(...).start() / join() / exitcode / kill() for a child
+ * that runs another program: mpconn_spawn() starts it with one end of a
+ * connection, named in its environment as MPCONN_FD (which
+ * mpconn_from_string() in C, or inherited_connection() of the Python
+ * module mpconn, wraps), and keeps the other end.
+ *
+ * Descriptors: the child gets its end as descriptor 3 ("3" in MPCONN_FD;
+ * "3,4", "3,-1" or "-1,3" for a connection of two descriptors or of one
+ * direction), its standard input, output and error from this process, and
+ * no other descriptor: all others above 2 are closed in the child, as
+ * Python's close_fds=True does (MPCONN_SPAWN_KEEP_FDS: only close-on-exec
+ * ones).  Nothing changes in this process's descriptors but the child's
+ * end, which is closed here.
+ *
+ * Signals: no handler is installed or changed, SIGCHLD's neither, and no
+ * signal is blocked in this process.  The child starts with an empty
+ * signal mask and SIGPIPE and SIGXFSZ at their defaults.  Waiting needs
+ * the child not to be reaped by anybody else: a SIGCHLD handler that calls
+ * waitpid(-1, ...), or SIGCHLD ignored (SIG_IGN, which makes the kernel
+ * reap children), takes its exit status away (mpconn_process_wait()
+ * returns -ECHILD).
+ *
+ * Threads: mpconn_spawn() may be called from any thread, also while other
+ * threads spawn or fork: the child is started with posix_spawn(), and no
+ * descriptor is ever made inheritable in this process.  One process
+ * handle is used by one thread at a time, except mpconn_process_kill(),
+ * which any thread may call while another waits.
+ */
+
+/** A child program started by mpconn_spawn(); opaque. */
+typedef struct mpconn_process mpconn_process;
+
+/** Spawn flag: leave descriptors that are not close-on-exec open in the
+ * child (the default closes every descriptor above its end's). */
+#define MPCONN_SPAWN_KEEP_FDS 0x1u
+
+/**
+ * struct mpconn_spawn_options - how mpconn_spawn() starts a child.
+ * @path: the program to run; NULL means argv[0].  Without a '/', it is
+ *        looked up in this process's PATH, as execvp() does.
+ * @envp: the child's environment, NULL-terminated; NULL means this
+ *        process's (environ).  Any entry for @fd_env is replaced.
+ * @fd_env: the name of the variable that names the child's end; NULL
+ *        means "MPCONN_FD".
+ * @conn: a connection to hand over instead of a new pair, or NULL.  The
+ *        call steals it: it is closed in this process once the child has
+ *        it, and also when the call fails.  Frames corked on it are sent
+ *        first; bytes this process already received on it stay here.
+ * @flags: 0 or MPCONN_SPAWN_KEEP_FDS.
+ *
+ * Allocated by the caller; all zero (or NULL options) means the defaults.
+ */
+typedef struct mpconn_spawn_options {
+  const char *path;
+  char *const *envp;
+  const char *fd_env;
+  mpconn *conn;
+  unsigned flags;
+} mpconn_spawn_options;
+
+/**
+ * mpconn_spawn() - start a program with one end of a connection.
+ * @p: receives the child's handle.
+ * @c: receives this process's end: a duplex connection, whose other end
+ *     the child has (NULL when @o gives a connection to hand over).
+ * @argv: the child's arguments, NULL-terminated; argv[0] is its name.
+ * @o: options, or NULL for the defaults.
+ *
+ * Returns once the child has been started and has exec'd the program: a
+ * program that cannot be run is reported here, not by the child's exit.
+ *
+ * Ownership: *p and *c are new: free them with mpconn_process_free() and
+ * mpconn_free().  @argv and @o's strings are borrowed for the call; @o's
+ * @conn is stolen.
+ * Return: 0; -ENOENT, -EACCES, -ENOEXEC and the other errors of exec for
+ * the program; MPCONN_EINVAL (NULL @p or @argv, an empty @argv, @c NULL
+ * without @o->conn, unknown flags, an @fd_env that is empty or holds
+ * '='); MPCONN_ECLOSED (@o->conn is closed); MPCONN_ENOMEM; -errno.  On
+ * failure *p and *c are NULL and no child is left.
+ */
+MPCONN_EXPORT int mpconn_spawn(mpconn_process **p, mpconn **c,
+                               char *const argv[],
+                               const mpconn_spawn_options *o);
+
+/**
+ * mpconn_process_pid() - the child's process id.
+ * @p: the child.
+ *
+ * Return: the pid (still the child's while @p has not been waited for
+ * with success), or MPCONN_EINVAL for NULL.
+ */
+MPCONN_EXPORT pid_t mpconn_process_pid(const mpconn_process *p);
+
+/**
+ * mpconn_process_wait() - wait for the child to end, like join(timeout).
+ * @p: the child.
+ * @exitcode: receives Python's exitcode: the exit status (0 to 255), or
+ *            minus the number of the signal that killed it; or NULL.
+ * @timeout_ms: how long to wait: negative for ever, 0 not at all.
+ *
+ * The child is reaped: no zombie is left.  Once it has been, every call
+ * returns 0 and the same exit code at once.  EINTR is retried.
+ * Return: 0; MPCONN_ETIMEDOUT (still running); -ECHILD (somebody else
+ * reaped it; see above); MPCONN_EINVAL; -errno.
+ */
+MPCONN_EXPORT int mpconn_process_wait(mpconn_process *p, int *exitcode,
+                                      int timeout_ms);
+
+/**
+ * mpconn_process_kill() - send a signal to the child, like kill().
+ * @p: the child.
+ * @sig: the signal: SIGTERM for Python's terminate(), SIGKILL for kill().
+ *
+ * A child that has already ended, reaped or not, is not an error.  Where
+ * the kernel has pidfds the signal never reaches another process that
+ * reused the pid.
+ * Return: 0, MPCONN_EINVAL, or -errno (-EINVAL for a bad signal).
+ */
+MPCONN_EXPORT int mpconn_process_kill(mpconn_process *p, int sig);
+
+/**
+ * mpconn_process_free() - release a child's handle; NULL is a no-op.
+ * @p: the child.
+ *
+ * A child that has not been waited for is never left a zombie: if it has
+ * ended it is reaped; if it is still running it is killed with SIGKILL
+ * and reaped, which waits for it to die.  To let a child finish its work,
+ * wait for it first (closing the connection first tells a child that
+ * reads it to stop).
+ *
+ * Ownership: @p is invalid afterwards.
+ */
+MPCONN_EXPORT void mpconn_process_free(mpconn_process *p);
+
+/* ------------------------------------------------------------------------ */
 /* Waiting                                                                  */
 /* ------------------------------------------------------------------------ */
 
