@@ -14,11 +14,13 @@ needs to talk to it, on top of msgpack-python (Debian: python3-msgpack):
                                 the environment variable MPCONN_FD
 
 Do not use conn.send(obj) / conn.recv() with mpconn: those pickle.
+
+msgpack is imported when a value is first packed or unpacked, so that a
+program that only moves bytes (inherited_connection(), send_bytes())
+does not need it.
 """
 
 import os
-
-import msgpack
 
 __all__ = ["SET_EXT", "ENV_NAME", "packb", "unpackb", "send_value",
            "recv_value", "inherited_connection", "parse_fd_string"]
@@ -30,7 +32,20 @@ ENV_NAME = "MPCONN_FD"
 # --------------------------------------------------------------------------
 # The set codec
 
+_msgpack = None
+
+
+def _mp():
+    """msgpack, imported on first use (ModuleNotFoundError without it)."""
+    global _msgpack
+    if _msgpack is None:
+        import msgpack
+        _msgpack = msgpack
+    return _msgpack
+
+
 def _default(obj):
+    msgpack = _mp()
     if isinstance(obj, (set, frozenset)):
         return msgpack.ExtType(SET_EXT,
                                msgpack.packb(list(obj), default=_default))
@@ -38,6 +53,7 @@ def _default(obj):
 
 
 def _members(data):
+    msgpack = _mp()
     # Members must be hashable: nested arrays become tuples, sets frozensets.
     return msgpack.unpackb(data, ext_hook=_frozen_hook, use_list=False,
                            strict_map_key=False)
@@ -46,18 +62,18 @@ def _members(data):
 def _frozen_hook(code, data):
     if code == SET_EXT:
         return frozenset(_members(data))
-    return msgpack.ExtType(code, data)
+    return _mp().ExtType(code, data)
 
 
 def _ext_hook(code, data):
     if code == SET_EXT:
         return set(_members(data))
-    return msgpack.ExtType(code, data)
+    return _mp().ExtType(code, data)
 
 
 def packb(obj):
     """Pack obj for mpconn: tuples as arrays, sets as ext 83."""
-    return msgpack.packb(obj, default=_default)
+    return _mp().packb(obj, default=_default)
 
 
 def unpackb(data, use_list=True, frozen_sets=False):
@@ -67,8 +83,8 @@ def unpackb(data, use_list=True, frozen_sets=False):
     frozen_sets=True).  A map whose keys are arrays or sets needs
     use_list=False, frozen_sets=True: dict keys must be hashable.
     """
-    return msgpack.unpackb(data, use_list=use_list, strict_map_key=False,
-                           ext_hook=_frozen_hook if frozen_sets else _ext_hook)
+    return _mp().unpackb(data, use_list=use_list, strict_map_key=False,
+                         ext_hook=_frozen_hook if frozen_sets else _ext_hook)
 
 
 # --------------------------------------------------------------------------
