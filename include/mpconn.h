@@ -822,14 +822,14 @@ typedef struct mpconn_error {
  * of: both must stay valid while it is used.
  */
 typedef struct mpconn_iter {
-  const char *fmt;                /* the format T is in */
-  size_t item_at, item_end;       /* T is fmt[item_at, item_end) */
-  const msgpack_object *items;    /* an array's items */
-  const char *set_data;           /* a set's payload */
-  size_t set_size, set_off;       /* its size; the next member's offset */
-  uint32_t count, next;           /* items in all; items taken */
-  char kind;                      /* '[' or '<' */
-  char path[96];                  /* the container's path, for errors */
+  const char *fmt;             /* the format T is in */
+  size_t item_at, item_end;    /* T is fmt[item_at, item_end) */
+  const msgpack_object *items; /* an array's items */
+  const char *set_data;        /* a set's payload */
+  size_t set_size, set_off;    /* its size; the next member's offset */
+  uint32_t count, next;        /* items in all; items taken */
+  char kind;                   /* '[' or '<' */
+  char path[96];               /* the container's path, for errors */
 } mpconn_iter;
 
 /**
@@ -869,8 +869,8 @@ MPCONN_EXPORT int mpconn_sendf(mpconn *c, const char *fmt, ...);
  * Ownership: @err is the caller's.
  * Return: as mpconn_sendf().
  */
-MPCONN_EXPORT int mpconn_sendf_ex(mpconn *c, mpconn_error *err,
-                                  const char *fmt, ...);
+MPCONN_EXPORT int mpconn_sendf_ex(mpconn *c, mpconn_error *err, const char *fmt,
+                                  ...);
 
 /**
  * mpconn_vsendf() - mpconn_sendf_ex() with a va_list, for wrappers.

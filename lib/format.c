@@ -413,8 +413,7 @@ int mpconn__fmt_parse_range(struct mpconn__fmt *f, const char *fmt,
   f->nbox = 0;
   f->cap = sizeof(f->inline_box) / sizeof(f->inline_box[0]);
   struct parse p = {
-      .f = f, .fmt = fmt, .i = start, .end = end, .unpack = unpack,
-      .err = err};
+      .f = f, .fmt = fmt, .i = start, .end = end, .unpack = unpack, .err = err};
   int rc = 0;
   char c;
   while (rc == 0 && (c = skip_sep(fmt, end, &p.i)) != 0) {

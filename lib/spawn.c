@@ -37,9 +37,9 @@ extern char **environ;
 
 struct mpconn_process {
   pid_t pid;
-  int pidfd;     /* -1 when the kernel has no pidfds */
-  bool reaped;   /* written by the waiting thread, read by killers */
-  int exitcode;  /* once reaped: the status, or -signal */
+  int pidfd;    /* -1 when the kernel has no pidfds */
+  bool reaped;  /* written by the waiting thread, read by killers */
+  int exitcode; /* once reaped: the status, or -signal */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -74,8 +74,7 @@ static int pidfd_kill(int pidfd, int sig) {
 
 /* @env (or environ) without any NAME=... entry, with @assign first.  The
  * array is new (free() it); the strings are borrowed. */
-static char **child_environ(char *const *env, const char *name,
-                            char *assign) {
+static char **child_environ(char *const *env, const char *name, char *assign) {
   if (!env)
     env = environ;
   size_t n = 0, len = strlen(name);
@@ -168,8 +167,8 @@ static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *attr,
   if (!rc)
     rc = posix_spawnattr_setsigdefault(attr, &dfl);
   if (!rc)
-    rc = posix_spawnattr_setflags(attr,
-                                  POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK |
+                                            POSIX_SPAWN_SETSIGDEF);
   return -rc;
 }
 

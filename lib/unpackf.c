@@ -197,8 +197,8 @@ static uint32_t array_header_count(const uint8_t *p) {
 }
 
 /* A set's payload must be one array: 0, or the failure filled in. */
-static int check_set(struct mpconn__walk *s, size_t at,
-                     const msgpack_object *v, size_t *need) {
+static int check_set(struct mpconn__walk *s, size_t at, const msgpack_object *v,
+                     size_t *need) {
   int rc = mpconn__validate_set((const uint8_t *)v->via.ext.ptr,
                                 v->via.ext.size, need);
   if (rc < 0)
@@ -331,10 +331,10 @@ static int cmp_member(const void *x, const void *y, void *members) {
 
 /* Which member goes to which item: a maximum bipartite matching. */
 struct matching {
-  uint32_t n, m;       /* items, members */
-  const uint8_t *fits; /* fits[i * m + j]: member j matches item i */
+  uint32_t n, m;         /* items, members */
+  const uint8_t *fits;   /* fits[i * m + j]: member j matches item i */
   const uint32_t *order; /* members in the order of cmp_value() */
-  int64_t *owner;      /* the item member j went to, or -1 */
+  int64_t *owner;        /* the item member j went to, or -1 */
   uint8_t *seen;
 };
 
@@ -392,8 +392,7 @@ static bool set_work_alloc(struct set_work *w, uint32_t n, uint32_t m) {
   w->seen = malloc(m);
   w->owner = malloc(m * sizeof(*w->owner));
   w->item_at = malloc(n * sizeof(*w->item_at));
-  return w->order && w->chosen && w->fits && w->seen && w->owner &&
-         w->item_at;
+  return w->order && w->chosen && w->fits && w->seen && w->owner && w->item_at;
 }
 
 /*
@@ -437,10 +436,10 @@ static int unpack_members(struct mpconn__walk *s, size_t at,
                           const struct mpconn__box *box,
                           const msgpack_object_array *a) {
   if (box->rest ? a->size < box->n : a->size != box->n)
-    return mpconn__walk_fail(
-        s, MPCONN_EUNPACK, at, "expected set of %s%u at %s, got set of %u",
-        box->rest ? "at least " : "", (unsigned)box->n, mpconn__walk_path(s),
-        (unsigned)a->size);
+    return mpconn__walk_fail(s, MPCONN_EUNPACK, at,
+                             "expected set of %s%u at %s, got set of %u",
+                             box->rest ? "at least " : "", (unsigned)box->n,
+                             mpconn__walk_path(s), (unsigned)a->size);
   if (box->n == 0) {
     if (box->rest)
       mpconn__walk_close(s); /* the '*' */

@@ -64,8 +64,8 @@ static void list_fds(char *out, size_t size) {
   size_t len = 0;
   out[0] = '\0';
   for (int i = 0; i < n && len < size; i++)
-    len += (size_t)snprintf(out + len, size - len, "%s%d", i ? "," : "",
-                            fds[i]);
+    len +=
+        (size_t)snprintf(out + len, size - len, "%s%d", i ? "," : "", fds[i]);
 }
 
 static int report(const char *name) {

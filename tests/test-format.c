@@ -436,13 +436,13 @@ static void test_sendf_ex(void **state) {
   assert_string_equal(f->err.path, "");
   assert_string_equal(f->err.text,
                       "format position 5: '[' at position 0 is not closed");
-  assert_int_equal(
-      vsendf_wrapper(a, &f->err, "{s:[n, s]}", "k", (char *)NULL),
-      MPCONN_EINVAL);
+  assert_int_equal(vsendf_wrapper(a, &f->err, "{s:[n, s]}", "k", (char *)NULL),
+                   MPCONN_EINVAL);
   assert_int_equal(f->err.code, MPCONN_EINVAL);
   assert_int_equal(f->err.position, 7);
   assert_string_equal(f->err.path, "$.k[1]");
-  assert_string_equal(f->err.text, "format position 7: a NULL string at $.k[1]");
+  assert_string_equal(f->err.text,
+                      "format position 7: a NULL string at $.k[1]");
   assert_int_equal(mpconn_poll(b, 0), 0);
   assert_int_equal(mpconn_sendf_ex(a, &f->err, NULL), MPCONN_EINVAL);
   assert_string_equal(f->err.text, "format position 0: no packer or no format");
@@ -454,8 +454,7 @@ static void test_sendf_ex(void **state) {
   assert_int_equal(f->err.code, MPCONN_EPIPE);
   assert_int_equal(f->err.position, 0);
   assert_string_equal(f->err.path, "");
-  assert_string_equal(f->err.text,
-                      "broken pipe: the peer has closed its end");
+  assert_string_equal(f->err.text, "broken pipe: the peer has closed its end");
   assert_int_equal(mpconn_close(a), 0);
   assert_int_equal(vsendf_wrapper(a, &f->err, "i", 1), MPCONN_ECLOSED);
   assert_int_equal(f->err.code, MPCONN_ECLOSED);
@@ -524,8 +523,7 @@ static void test_queue_vputf(void **state) {
 /* '...' is for unpacking only. */
 static void test_each_not_packed(void **state) {
   struct pack_fixture *f = *state;
-  assert_int_equal(mpconn_packf(&f->pk, &f->err, "[i ...]", 1),
-                   MPCONN_EFORMAT);
+  assert_int_equal(mpconn_packf(&f->pk, &f->err, "[i ...]", 1), MPCONN_EFORMAT);
   assert_int_equal(f->err.position, 3);
   assert_string_equal(f->err.text,
                       "format position 3: '...' is only for unpacking");

@@ -26,12 +26,11 @@ static void get_report(mpconn *c, struct report *r) {
   mpconn_msg *m;
   assert_int_equal(mpconn_recv(c, &m, 10000), 0);
   mpconn_error err;
-  int rc = mpconn_unpackf(mpconn_msg_value(m), &err,
-                          "{s:s, s:s, s:i, s:b, s:b}", "fds", r->fds,
-                          sizeof(r->fds), "env", r->env, sizeof(r->env),
-                          "env_count", &r->env_count, "sigmask_empty",
-                          &r->sigmask_empty, "sigpipe_default",
-                          &r->sigpipe_default);
+  int rc = mpconn_unpackf(
+      mpconn_msg_value(m), &err, "{s:s, s:s, s:i, s:b, s:b}", "fds", r->fds,
+      sizeof(r->fds), "env", r->env, sizeof(r->env), "env_count", &r->env_count,
+      "sigmask_empty", &r->sigmask_empty, "sigpipe_default",
+      &r->sigpipe_default);
   if (rc < 0)
     fail_msg("report: %s", err.text);
   mpconn_msg_free(m);
@@ -119,9 +118,9 @@ static void test_echo(void **state) {
     assert_int_equal(mpconn_recv(c, &m, 10000), 0);
     int got = -1;
     char s[8];
-    assert_int_equal(mpconn_unpackf(mpconn_msg_value(m), NULL, "[i, s]", &got,
-                                    s, sizeof(s)),
-                     0);
+    assert_int_equal(
+        mpconn_unpackf(mpconn_msg_value(m), NULL, "[i, s]", &got, s, sizeof(s)),
+        0);
     assert_int_equal(got, i);
     mpconn_msg_free(m);
   }
@@ -440,8 +439,8 @@ static void *spawner(void *arg) {
     const char *bad = NULL;
     if (mpconn_recv(c, &m, 10000) != 0)
       bad = "recv";
-    else if (mpconn_unpackf(mpconn_msg_value(m), NULL, "{s:s, *}", "fds",
-                            r.fds, sizeof(r.fds)) != 0 ||
+    else if (mpconn_unpackf(mpconn_msg_value(m), NULL, "{s:s, *}", "fds", r.fds,
+                            sizeof(r.fds)) != 0 ||
              strcmp(r.fds, "0,1,2,3") != 0)
       bad = "descriptors";
     if (!bad)

@@ -562,10 +562,9 @@ static void test_each_array(void **state) {
     assert_memory_equal(name, "n", 1);
     assert_int_equal(name[1], '0' + k);
     /* Borrowed from the value. */
-    assert_ptr_equal(name, v->via.map.ptr[1]
-                               .val.via.array.ptr[k]
-                               .via.array.ptr[1]
-                               .via.str.ptr);
+    assert_ptr_equal(
+        name,
+        v->via.map.ptr[1].val.via.array.ptr[k].via.array.ptr[1].via.str.ptr);
   }
   assert_int_equal(mpconn_iter_next(&it, &f->err, &n, &name, &len), 0);
   assert_int_equal(mpconn_iter_next(&it, NULL, &n, &name, &len), 0);
@@ -656,8 +655,8 @@ static void test_each_set(void **state) {
   assert_int_equal(k, 300);
   expect_err(f, mpconn_unpackf(v, &f->err, "<s ...>", &it), 0, 0, "", "");
   char s[4];
-  expect_err(f, mpconn_iter_next(&it, &f->err, s, sizeof(s)), MPCONN_EUNPACK,
-             1, "$<0>", "format position 1: expected str at $<0>, got int");
+  expect_err(f, mpconn_iter_next(&it, &f->err, s, sizeof(s)), MPCONN_EUNPACK, 1,
+             "$<0>", "format position 1: expected str at $<0>, got int");
 
   /* A malformed payload (a hand-made object) is refused up front. */
   msgpack_object bad = {.type = MSGPACK_OBJECT_EXT};
@@ -809,8 +808,8 @@ static void test_each_formats(void **state) {
 /* Fixed items of a set take members whatever the order they came in. */
 static void test_set_any_order(void **state) {
   struct pack_fixture *f = *state;
-  static const char *const orders[] = {
-      "<s, i, s, i>", "<i, i, s, s>", "<s, s, i, i>", "<i, s, i, s>"};
+  static const char *const orders[] = {"<s, i, s, i>", "<i, i, s, s>",
+                                       "<s, s, i, i>", "<i, s, i, s>"};
   for (size_t k = 0; k < 4; k++) {
     const msgpack_object *v;
     if (k == 0)
@@ -824,8 +823,8 @@ static void test_set_any_order(void **state) {
     int x = 0, y = 0;
     char s1[2], s2[2];
     /* Alike items take members in ascending order. */
-    assert_int_equal(mpconn_unpackf(v, &f->err, "<s, i, i, s>", s1,
-                                    sizeof(s1), &x, &y, s2, sizeof(s2)),
+    assert_int_equal(mpconn_unpackf(v, &f->err, "<s, i, i, s>", s1, sizeof(s1),
+                                    &x, &y, s2, sizeof(s2)),
                      0);
     assert_string_equal(s1, "a");
     assert_string_equal(s2, "b");
@@ -854,8 +853,8 @@ static void test_set_matching(void **state) {
   /* [1, 2] fits both items; [3] only "[i *]". */
   const msgpack_object *v = build(f, "<[i, i], [i]>", 1, 2, 3);
   int a = 0, b = 0, c = 0;
-  assert_int_equal(
-      mpconn_unpackf(v, &f->err, "<[i *], [i, i]>", &a, &b, &c), 0);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "<[i *], [i, i]>", &a, &b, &c),
+                   0);
   assert_int_equal(a, 3);
   assert_int_equal(b, 1);
   assert_int_equal(c, 2);
@@ -863,9 +862,9 @@ static void test_set_matching(void **state) {
   v = build(f, "<{s:i}, {s:s}>", "n", 5, "name", "x");
   const char *p;
   size_t n;
-  assert_int_equal(mpconn_unpackf(v, &f->err, "<{s:s#}, {s:i}>", "name", &p, &n,
-                                  "n", &a),
-                   0);
+  assert_int_equal(
+      mpconn_unpackf(v, &f->err, "<{s:s#}, {s:i}>", "name", &p, &n, "n", &a),
+      0);
   assert_int_equal(a, 5);
   assert_int_equal(n, 1);
   assert_memory_equal(p, "x", 1);
@@ -910,8 +909,8 @@ static void test_set_matching(void **state) {
 /* Errors keep the whole path through iterators, sets and optional keys. */
 static void test_full_paths(void **state) {
   struct pack_fixture *f = *state;
-  const msgpack_object *v = build(
-      f, "[n, n, {s:[[i, s], [i, s], [i, i]]}]", "items", 1, "a", 2, "b", 3, 4);
+  const msgpack_object *v = build(f, "[n, n, {s:[[i, s], [i, s], [i, i]]}]",
+                                  "items", 1, "a", 2, "b", 3, 4);
   mpconn_iter items;
   assert_int_equal(
       mpconn_unpackf(v, &f->err, "[n, n, {s?:[[i, s#] ...]}]", "items", &items),

@@ -8,8 +8,8 @@ int main(void) {
   mpconn *a, *b;
   if (mpconn_pipe(&a, &b, true) < 0)
     return 1;
-  int rc = mpconn_sendf(a, "{s:s, s:[i, i, i]}", "from", "subproject", "n", 1,
-                        2, 3);
+  int rc =
+      mpconn_sendf(a, "{s:s, s:[i, i, i]}", "from", "subproject", "n", 1, 2, 3);
   mpconn_msg *m = NULL;
   if (rc == 0)
     rc = mpconn_recv(b, &m, 5000);

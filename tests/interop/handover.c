@@ -61,8 +61,7 @@ static bool check_report(mpconn *c) {
   memcpy(text, data, len);
   text[len] = '\0';
   free(data);
-  fprintf(stderr, "handover: child reports %s (its end: %d)\n", text,
-          CHILD_FD);
+  fprintf(stderr, "handover: child reports %s (its end: %d)\n", text, CHILD_FD);
   bool parsed = strncmp(text, "fds ", 4) == 0, leak = false, saw_child = false;
   for (char *p = text + 4, *end; parsed && *p; p = *end ? end + 1 : end) {
     long fd = strtol(p, &end, 10);
@@ -161,7 +160,8 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  bool good = check_report(a) && (duplex ? exchange_duplex(a) : exchange_pipe(a));
+  bool good =
+      check_report(a) && (duplex ? exchange_duplex(a) : exchange_pipe(a));
   /* Closing tells a duplex child to stop.  After a failure the child may
    * be waiting for something that never comes, so it is killed. */
   mpconn_free(a);
@@ -175,8 +175,7 @@ int main(int argc, char **argv) {
             mpconn_strerror(rc));
     good = false;
   } else if (exitcode < 0) {
-    fprintf(stderr, "handover: the child was killed by signal %d\n",
-            -exitcode);
+    fprintf(stderr, "handover: the child was killed by signal %d\n", -exitcode);
     good = false;
   } else if (exitcode != 0) {
     fprintf(stderr, "handover: the child exited with status %d\n", exitcode);
