@@ -500,6 +500,7 @@ MPCONN_EXPORT int mpconn_spawn(mpconn_process **p, mpconn **c,
  * mpconn_process_pid() - the child's process id.
  * @p: the child.
  *
+ * Ownership: @p is borrowed for the call.
  * Return: the pid (still the child's while @p has not been waited for
  * with success), or MPCONN_EINVAL for NULL.
  */
@@ -514,6 +515,8 @@ MPCONN_EXPORT pid_t mpconn_process_pid(const mpconn_process *p);
  *
  * The child is reaped: no zombie is left.  Once it has been, every call
  * returns 0 and the same exit code at once.  EINTR is retried.
+ *
+ * Ownership: @p is borrowed for the call; @exitcode is the caller's.
  * Return: 0; MPCONN_ETIMEDOUT (still running); -ECHILD (somebody else
  * reaped it; see above); MPCONN_EINVAL; -errno.
  */
@@ -528,6 +531,8 @@ MPCONN_EXPORT int mpconn_process_wait(mpconn_process *p, int *exitcode,
  * A child that has already ended, reaped or not, is not an error.  Where
  * the kernel has pidfds the signal never reaches another process that
  * reused the pid.
+ *
+ * Ownership: @p is borrowed for the call.
  * Return: 0, MPCONN_EINVAL, or -errno (-EINVAL for a bad signal).
  */
 MPCONN_EXPORT int mpconn_process_kill(mpconn_process *p, int sig);
@@ -880,6 +885,7 @@ MPCONN_EXPORT int mpconn_sendf_ex(mpconn *c, mpconn_error *err, const char *fmt,
  * @ap: the arguments; the call reads them through a copy, so @ap is
  *      unchanged (va_end() it as usual).
  *
+ * Ownership: @err is the caller's; the arguments are borrowed for the call.
  * Return: as mpconn_sendf().
  */
 MPCONN_EXPORT int mpconn_vsendf(mpconn *c, mpconn_error *err, const char *fmt,
@@ -915,6 +921,7 @@ MPCONN_EXPORT int mpconn_vunpackf(const msgpack_object *v, mpconn_error *err,
  * mpconn_iter_count() - how many items an iterator has in all.
  * @it: an iterator filled by mpconn_unpackf(), or NULL (0).
  *
+ * Ownership: @it is the caller's.
  * Return: the array's length or the set's member count, taken or not.
  */
 MPCONN_EXPORT size_t mpconn_iter_count(const mpconn_iter *it);
