@@ -2,41 +2,24 @@
 /*
  * Handing one end of a connection to an exec'd child.
  *
- * Every descriptor mpconn creates is close-on-exec, so a child that calls
- * exec() keeps none of them unless it asks.  The steps:
+ * mpconn_spawn() does it all: it makes a duplex pair, starts the program
+ * with posix_spawn(), gives the child its end as descriptor 3 and names
+ * it in the environment variable MPCONN_FD, closes every other descriptor
+ * in the child, closes the child's end here, and hands back this process's
+ * end and a handle to wait for the child with.  The exec'd child calls
+ * mpconn_from_string(getenv("MPCONN_FD")).
  *
- *   parent, before fork:  create the pair; name the child's end with
- *                         mpconn_fd_string(); build the child's environment
- *                         with MPCONN_FD=<that string>;
- *   child, after fork:    mpconn_set_inheritable(its end, true), then exec;
- *   parent, after fork:   free the child's end, talk on its own end;
- *   exec'd child:         mpconn_from_string(getenv("MPCONN_FD")).
- *
- * Between fork() and exec() the child only calls async-signal-safe
- * functions (in a multi-threaded parent nothing else is allowed there), which
- * is why the environment is built before fork() and the child does not call
- * setenv() or free anything.  Clearing close-on-exec in the child, not in the
- * parent, keeps the descriptor out of any other child the parent starts.
- *
- * The program execs itself (/proc/self/exe) with the argument --child.
+ * The program spawns itself (/proc/self/exe) with the argument --child.
  *
  * Prints:
  *     parent sends: What is 6 times 7?
  *     parent receives: exec'd child got 18 bytes: What is 6 times 7?
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "mpconn.h"
-
-#define ENV_NAME "MPCONN_FD"
-
-extern char **environ;
 
 static void check(int rc, const char *what) {
   if (rc < 0) {
@@ -47,9 +30,9 @@ static void check(int rc, const char *what) {
 
 /* The exec'd child: answer one question on the inherited connection. */
 static int run_child(void) {
-  const char *spec = getenv(ENV_NAME);
+  const char *spec = getenv("MPCONN_FD");
   if (!spec) {
-    fprintf(stderr, "child: %s is not set\n", ENV_NAME);
+    fprintf(stderr, "child: MPCONN_FD is not set\n");
     return EXIT_FAILURE;
   }
   mpconn *c;
@@ -68,39 +51,6 @@ static int run_child(void) {
   return EXIT_SUCCESS;
 }
 
-/* environ without ENV_NAME, plus assign.  The array is new (free() it); the
- * strings are borrowed. */
-static char **child_environ(char *assign) {
-  size_t n = 0;
-  while (environ[n])
-    n++;
-  char **env = malloc((n + 2) * sizeof(*env));
-  if (!env)
-    return NULL;
-  size_t k = 0;
-  env[k++] = assign;
-  size_t name_len = strlen(ENV_NAME);
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], ENV_NAME "=", name_len + 1) != 0)
-      env[k++] = environ[i];
-  env[k] = NULL;
-  return env;
-}
-
-static void write_stderr(const char *s) {
-  ssize_t n = write(STDERR_FILENO, s, strlen(s));
-  (void)n; /* nothing better to do if stderr is gone */
-}
-
-/* Report a failure between fork() and exec(): write() and _exit() only. */
-_Noreturn static void child_fail(const char *what, int rc) {
-  write_stderr(what);
-  write_stderr(": ");
-  write_stderr(mpconn_strerror(rc));
-  write_stderr("\n");
-  _exit(127);
-}
-
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--child") == 0)
     return run_child();
@@ -109,39 +59,15 @@ int main(int argc, char **argv) {
     return EXIT_FAILURE;
   }
 
-  /* 1. Create the pair and name the child's end. */
-  mpconn *mine, *theirs;
-  check(mpconn_pipe(&mine, &theirs, true), "pipe");
-  char spec[32];
-  check(mpconn_fd_string(theirs, spec, sizeof(spec)), "fd_string");
-
-  /* 2. Build everything the child needs before fork(). */
-  char assign[sizeof(ENV_NAME "=") + sizeof(spec)];
-  snprintf(assign, sizeof(assign), "%s=%s", ENV_NAME, spec);
-  char **env = child_environ(assign);
-  if (!env)
-    check(MPCONN_ENOMEM, "environment");
+  /* Start the child with its end of a new duplex pair; keep ours. */
   static char child_flag[] = "--child";
   char *child_argv[] = {argv[0], child_flag, NULL};
+  mpconn_spawn_options opts = {.path = "/proc/self/exe"};
+  mpconn_process *child;
+  mpconn *mine;
+  fflush(stdout); /* nothing buffered here is printed by the child too */
+  check(mpconn_spawn(&child, &mine, child_argv, &opts), "spawn");
 
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid < 0)
-    check(-errno, "fork");
-  if (pid == 0) {
-    /* 3. In the child: let exactly this end survive exec, then exec.  The
-     * parent's end stays close-on-exec and disappears. */
-    int rc = mpconn_set_inheritable(theirs, true);
-    if (rc < 0)
-      child_fail("child: mpconn_set_inheritable", rc);
-    execve("/proc/self/exe", child_argv, env);
-    child_fail("child: execve", -errno);
-  }
-  free(env);
-
-  /* 4. In the parent: drop the child's end, so that the parent sees EOF
-   * if the child dies, and talk on its own end. */
-  mpconn_free(theirs);
   static const char question[] = "What is 6 times 7?";
   printf("parent sends: %s\n", question);
   int rc = mpconn_send_bytes(mine, question, strlen(question));
@@ -151,15 +77,16 @@ int main(int argc, char **argv) {
     rc = mpconn_recv_bytes(mine, &data, &len, 4096, 10000);
   mpconn_free(mine);
 
-  int status;
-  if (waitpid(pid, &status, 0) < 0)
-    check(-errno, "waitpid");
+  /* Python's join() and exitcode: 0, a status, or minus a signal. */
+  int exitcode;
+  check(mpconn_process_wait(child, &exitcode, 10000), "wait");
+  mpconn_process_free(child);
   if (rc < 0) {
     free(data);
     check(rc, "parent: send/recv");
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    fprintf(stderr, "child failed\n");
+  if (exitcode != 0) {
+    fprintf(stderr, "child failed: exit code %d\n", exitcode);
     free(data);
     return EXIT_FAILURE;
   }

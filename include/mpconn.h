@@ -783,6 +783,150 @@ MPCONN_EXPORT int mpconn_recv_raw(mpconn *c, mpconn_msg **msg,
                                   int timeout_ms);
 
 /* ------------------------------------------------------------------------ */
+/* Child programs                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Python's Process(...).start() / join() / exitcode / kill() for a child
+ * that runs another program: mpconn_spawn() starts it with one end of a
+ * connection, named in its environment as MPCONN_FD (which
+ * mpconn_from_string() in C, or inherited_connection() of the Python
+ * module mpconn, wraps), and keeps the other end.
+ *
+ * Descriptors: the child gets its end as descriptor 3 ("3" in MPCONN_FD;
+ * "3,4", "3,-1" or "-1,3" for a connection of two descriptors or of one
+ * direction), its standard input, output and error from this process, and
+ * no other descriptor: all others above 2 are closed in the child, as
+ * Python's close_fds=True does (MPCONN_SPAWN_KEEP_FDS: only close-on-exec
+ * ones).  Nothing changes in this process's descriptors but the child's
+ * end, which is closed here.
+ *
+ * Signals: no handler is installed or changed, SIGCHLD's neither, and no
+ * signal is blocked in this process.  The child starts with an empty
+ * signal mask and SIGPIPE and SIGXFSZ at their defaults.  Waiting needs
+ * the child not to be reaped by anybody else: a SIGCHLD handler that calls
+ * waitpid(-1, ...), or SIGCHLD ignored (SIG_IGN, which makes the kernel
+ * reap children), takes its exit status away (mpconn_process_wait()
+ * returns -ECHILD).
+ *
+ * Threads: mpconn_spawn() may be called from any thread, also while other
+ * threads spawn or fork: the child is started with posix_spawn(), and no
+ * descriptor is ever made inheritable in this process.  One process
+ * handle is used by one thread at a time, except mpconn_process_kill(),
+ * which any thread may call while another waits.
+ */
+
+/** A child program started by mpconn_spawn(); opaque. */
+typedef struct mpconn_process mpconn_process;
+
+/** Spawn flag: leave descriptors that are not close-on-exec open in the
+ * child (the default closes every descriptor above its end's). */
+#define MPCONN_SPAWN_KEEP_FDS 0x1u
+
+/**
+ * struct mpconn_spawn_options - how mpconn_spawn() starts a child.
+ * @path: the program to run; NULL means argv[0].  Without a '/', it is
+ *        looked up in this process's PATH, as execvp() does.
+ * @envp: the child's environment, NULL-terminated; NULL means this
+ *        process's (environ).  Any entry for @fd_env is replaced.
+ * @fd_env: the name of the variable that names the child's end; NULL
+ *        means "MPCONN_FD".
+ * @conn: a connection to hand over instead of a new pair, or NULL.  The
+ *        call steals it: it is closed in this process once the child has
+ *        it, and also when the call fails.  Frames corked on it are sent
+ *        first; bytes this process already received on it stay here.
+ * @flags: 0 or MPCONN_SPAWN_KEEP_FDS.
+ *
+ * Allocated by the caller; all zero (or NULL options) means the defaults.
+ */
+typedef struct mpconn_spawn_options {
+  const char *path;
+  char *const *envp;
+  const char *fd_env;
+  mpconn *conn;
+  unsigned flags;
+} mpconn_spawn_options;
+
+/**
+ * mpconn_spawn() - start a program with one end of a connection.
+ * @p: receives the child's handle.
+ * @c: receives this process's end: a duplex connection, whose other end
+ *     the child has (NULL when @o gives a connection to hand over).
+ * @argv: the child's arguments, NULL-terminated; argv[0] is its name.
+ * @o: options, or NULL for the defaults.
+ *
+ * Returns once the child has been started and has exec'd the program: a
+ * program that cannot be run is reported here, not by the child's exit.
+ *
+ * Ownership: *p and *c are new: free them with mpconn_process_free() and
+ * mpconn_free().  @argv and @o's strings are borrowed for the call; @o's
+ * @conn is stolen.
+ * Return: 0; -ENOENT, -EACCES, -ENOEXEC and the other errors of exec for
+ * the program; MPCONN_EINVAL (NULL @p or @argv, an empty @argv, @c NULL
+ * without @o->conn, unknown flags, an @fd_env that is empty or holds
+ * '='); MPCONN_ECLOSED (@o->conn is closed); MPCONN_ENOMEM; -errno.  On
+ * failure *p and *c are NULL and no child is left.
+ */
+MPCONN_EXPORT int mpconn_spawn(mpconn_process **p, mpconn **c,
+                               char *const argv[],
+                               const mpconn_spawn_options *o);
+
+/**
+ * mpconn_process_pid() - the child's process id.
+ * @p: the child.
+ *
+ * Ownership: @p is borrowed for the call.
+ * Return: the pid (still the child's while @p has not been waited for
+ * with success), or MPCONN_EINVAL for NULL.
+ */
+MPCONN_EXPORT pid_t mpconn_process_pid(const mpconn_process *p);
+
+/**
+ * mpconn_process_wait() - wait for the child to end, like join(timeout).
+ * @p: the child.
+ * @exitcode: receives Python's exitcode: the exit status (0 to 255), or
+ *            minus the number of the signal that killed it; or NULL.
+ * @timeout_ms: how long to wait: negative for ever, 0 not at all.
+ *
+ * The child is reaped: no zombie is left.  Once it has been, every call
+ * returns 0 and the same exit code at once.  EINTR is retried.
+ *
+ * Ownership: @p is borrowed for the call; @exitcode is the caller's.
+ * Return: 0; MPCONN_ETIMEDOUT (still running); -ECHILD (somebody else
+ * reaped it; see above); MPCONN_EINVAL; -errno.
+ */
+MPCONN_EXPORT int mpconn_process_wait(mpconn_process *p, int *exitcode,
+                                      int timeout_ms);
+
+/**
+ * mpconn_process_kill() - send a signal to the child, like kill().
+ * @p: the child.
+ * @sig: the signal: SIGTERM for Python's terminate(), SIGKILL for kill().
+ *
+ * A child that has already ended, reaped or not, is not an error.  Where
+ * the kernel has pidfds the signal never reaches another process that
+ * reused the pid.
+ *
+ * Ownership: @p is borrowed for the call.
+ * Return: 0, MPCONN_EINVAL, or -errno (-EINVAL for a bad signal).
+ */
+MPCONN_EXPORT int mpconn_process_kill(mpconn_process *p, int sig);
+
+/**
+ * mpconn_process_free() - release a child's handle; NULL is a no-op.
+ * @p: the child.
+ *
+ * A child that has not been waited for is never left a zombie: if it has
+ * ended it is reaped; if it is still running it is killed with SIGKILL
+ * and reaped, which waits for it to die.  To let a child finish its work,
+ * wait for it first (closing the connection first tells a child that
+ * reads it to stop).
+ *
+ * Ownership: @p is invalid afterwards.
+ */
+MPCONN_EXPORT void mpconn_process_free(mpconn_process *p);
+
+/* ------------------------------------------------------------------------ */
 /* Waiting                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -1043,7 +1187,10 @@ MPCONN_EXPORT int mpconn_msg_set_members(mpconn_msg *m,
  *
  * Any thread may free a message.  A small message's memory (at most 8 KiB
  * of objects and 8 KiB of frame) is kept, one per thread, for the next
- * receive in that thread, and released when the thread exits.
+ * receive in that thread, and released when the thread exits; the one of
+ * the thread that calls exit() (the main thread, when main() returns) is
+ * released at process exit, by a destructor of the library.  Only threads
+ * still running at exit keep theirs.
  */
 MPCONN_EXPORT void mpconn_msg_free(mpconn_msg *m);
 
@@ -1074,11 +1221,22 @@ MPCONN_EXPORT int mpconn_set_unpack(const msgpack_object *set,
  *   s string   s# string + size_t length   y# bytes + size_t length
  *   O const msgpack_object *   [..] array   {k:v ..} map   <..> set
  *   ? after a map key (unpack): optional   * (unpack): ignore the rest
+ *   [T ...] and <T ...> (unpack): any number of items, each T, taken one
+ *   at a time through an mpconn_iter
+ *
+ * Unpacking a set with fixed items ("<s i>") matches each item to a member
+ * of its own whatever the order the members came in (Python sends a set's
+ * members in hash order).
  *
  * Commas, colons and white space separate items and are otherwise ignored.
  */
 
-/** Details of a format error; caller-allocated, every call accepts NULL. */
+/**
+ * Details of a failure; caller-allocated, every call that takes one also
+ * accepts NULL.  A call given one always fills it: on failure with the
+ * code it returns and a message, on success with code 0, position 0 and
+ * an empty path and text.
+ */
 typedef struct mpconn_error {
   int code;         /* the code the call returned */
   size_t position;  /* byte offset in the format string */
@@ -1087,9 +1245,29 @@ typedef struct mpconn_error {
 } mpconn_error;
 
 /**
+ * The items of an array or set matched by "[T ...]" or "<T ...>", taken
+ * one at a time with mpconn_iter_next().  Caller-allocated (on the stack,
+ * say); mpconn_unpackf() fills it; its fields are private.  It holds no
+ * resource: drop it at any time, nothing to free.
+ *
+ * It borrows the value the items are in and the format string T is part
+ * of: both must stay valid while it is used.
+ */
+typedef struct mpconn_iter {
+  const char *fmt;             /* the format T is in */
+  size_t item_at, item_end;    /* T is fmt[item_at, item_end) */
+  const msgpack_object *items; /* an array's items */
+  const char *set_data;        /* a set's payload */
+  size_t set_size, set_off;    /* its size; the next member's offset */
+  uint32_t count, next;        /* items in all; items taken */
+  char kind;                   /* '[' or '<' */
+  char path[96];               /* the container's path, for errors */
+} mpconn_iter;
+
+/**
  * mpconn_packf() - pack a value described by a format string.
  * @pk: any msgpack-c packer.
- * @err: receives details on failure, or NULL.
+ * @err: receives details on failure, cleared on success; or NULL.
  * @fmt: the format.
  *
  * The format is checked before anything is packed, so MPCONN_EFORMAT leaves
@@ -1112,14 +1290,47 @@ MPCONN_EXPORT int mpconn_vpackf(msgpack_packer *pk, mpconn_error *err,
 MPCONN_EXPORT int mpconn_sendf(mpconn *c, const char *fmt, ...);
 
 /**
+ * mpconn_sendf_ex() - mpconn_sendf(), saying what went wrong.
+ * @c: a connection that can send.
+ * @err: receives the details (see mpconn_error), or NULL.  A bad format or
+ *       argument fills it as mpconn_packf() does; a failure to send with
+ *       the code and mpconn_strerror()'s text, position 0 and an empty
+ *       path; success clears it.
+ * @fmt: the format.
+ *
+ * Ownership: @err is the caller's.
+ * Return: as mpconn_sendf().
+ */
+MPCONN_EXPORT int mpconn_sendf_ex(mpconn *c, mpconn_error *err, const char *fmt,
+                                  ...);
+
+/**
+ * mpconn_vsendf() - mpconn_sendf_ex() with a va_list, for wrappers.
+ * @c: a connection that can send.
+ * @err: as mpconn_sendf_ex(), or NULL.
+ * @fmt: the format.
+ * @ap: the arguments; the call reads them through a copy, so @ap is
+ *      unchanged (va_end() it as usual).
+ *
+ * Ownership: @err is the caller's; the arguments are borrowed for the call.
+ * Return: as mpconn_sendf().
+ */
+MPCONN_EXPORT int mpconn_vsendf(mpconn *c, mpconn_error *err, const char *fmt,
+                                va_list ap);
+
+/**
  * mpconn_unpackf() - check a value's shape and extract its parts.
  * @v: the value (for example mpconn_msg_value()).
- * @err: receives details on failure, or NULL.
+ * @err: receives details on failure, cleared on success; or NULL.
  * @fmt: the format; the arguments are pointers (see docs/values.md).
  *
  * Strings: "s" copies into a caller buffer (char *, size_t size) and
  * NUL-terminates it; "s#" and "y#" give a pointer into the value and its
- * length (const char **, size_t *).
+ * length (const char **, size_t *).  "[T ...]" and "<T ...>" take one
+ * mpconn_iter * and check only that the value is an array or a set: T is
+ * matched against each item by mpconn_iter_next().  An absent optional
+ * key ("s?") leaves its targets as they were (set defaults before the
+ * call), except an iterator, which is made empty.
  *
  * Ownership: pointers stored through the arguments borrow from @v.
  * Return: 0, MPCONN_EUNPACK (the value does not match; @err says at which
@@ -1132,6 +1343,36 @@ MPCONN_EXPORT int mpconn_unpackf(const msgpack_object *v, mpconn_error *err,
                                  const char *fmt, ...);
 MPCONN_EXPORT int mpconn_vunpackf(const msgpack_object *v, mpconn_error *err,
                                   const char *fmt, va_list ap);
+
+/**
+ * mpconn_iter_count() - how many items an iterator has in all.
+ * @it: an iterator filled by mpconn_unpackf(), or NULL (0).
+ *
+ * Ownership: @it is the caller's.
+ * Return: the array's length or the set's member count, taken or not.
+ */
+MPCONN_EXPORT size_t mpconn_iter_count(const mpconn_iter *it);
+
+/**
+ * mpconn_iter_next() - take the next item, matching it against T.
+ * @it: an iterator filled by mpconn_unpackf().
+ * @err: receives details on failure, cleared otherwise; or NULL.
+ * @...: T's arguments, as mpconn_unpackf() takes them.
+ *
+ * Items come in the order of the array, or of the set's payload.  The
+ * error of an item that does not match has its whole path, the
+ * container's and the item's: "$.items[7][1]", "$.tags<2>"; its position
+ * is T's, in the whole format.  The iterator moves past an item whether
+ * it matched or not, so a caller may skip bad items.
+ *
+ * Ownership: pointers stored borrow from the value, as mpconn_unpackf().
+ * Return: 1 (an item was taken), 0 (none left), or a negative code as
+ * mpconn_unpackf(); MPCONN_EINVAL for a NULL @it.
+ */
+MPCONN_EXPORT int mpconn_iter_next(mpconn_iter *it, mpconn_error *err, ...);
+/** mpconn_iter_vnext() - mpconn_iter_next() with a va_list. */
+MPCONN_EXPORT int mpconn_iter_vnext(mpconn_iter *it, mpconn_error *err,
+                                    va_list ap);
 
 /* ------------------------------------------------------------------------ */
 /* Listeners and clients                                                    */
@@ -1528,6 +1769,21 @@ MPCONN_EXPORT int mpconn_queue_put(mpconn_queue *q, const msgpack_object *v,
  */
 MPCONN_EXPORT int mpconn_queue_putf(mpconn_queue *q, int timeout_ms,
                                     const char *fmt, ...);
+
+/**
+ * mpconn_queue_vputf() - mpconn_queue_putf() with a va_list and an error.
+ * @q: the queue.
+ * @timeout_ms: as mpconn_queue_put().
+ * @err: receives details, as mpconn_sendf_ex() fills it; or NULL.
+ * @fmt: the format, as mpconn_packf().
+ * @ap: the arguments (read through a copy).
+ *
+ * Ownership: @err is the caller's.
+ * Return: as mpconn_queue_putf().
+ */
+MPCONN_EXPORT int mpconn_queue_vputf(mpconn_queue *q, int timeout_ms,
+                                     mpconn_error *err, const char *fmt,
+                                     va_list ap);
 
 /**
  * mpconn_queue_put_bytes() - put @len raw bytes as one item.

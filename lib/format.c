@@ -18,11 +18,17 @@ static bool is_sep(char c) {
          c == '\r' || c == '\f' || c == '\v';
 }
 
+/* The character at @i of a format ending at @end (SIZE_MAX: at its NUL);
+ * 0 past the end. */
+static char peek(const char *fmt, size_t end, size_t i) {
+  return i < end ? fmt[i] : 0;
+}
+
 /* Skip separators; the character at *pos afterwards, 0 at the end. */
-static char skip_sep(const char *fmt, size_t *pos) {
-  while (is_sep(fmt[*pos]))
+static char skip_sep(const char *fmt, size_t end, size_t *pos) {
+  while (is_sep(peek(fmt, end, *pos)))
     (*pos)++;
-  return fmt[*pos];
+  return peek(fmt, end, *pos);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -101,7 +107,7 @@ void mpconn__path_render(const struct mpconn__path *p, char *out, size_t size) {
   struct out o = {.p = out, .size = size};
   if (size == 0)
     return;
-  put(&o, "$", 1);
+  put_str(&o, p && p->prefix ? p->prefix : "$");
   for (unsigned i = 0; p && i < p->depth; i++) {
     const struct mpconn__step *s = &p->step[i];
     char num[24];
@@ -149,6 +155,19 @@ int mpconn__fmt_fail(mpconn_error *err, int code, size_t pos, const char *path,
   return code;
 }
 
+int mpconn__err_status(mpconn_error *err, int code) {
+  if (!err)
+    return code;
+  err->code = code;
+  err->position = 0;
+  err->path[0] = '\0';
+  if (code == 0)
+    err->text[0] = '\0';
+  else
+    snprintf(err->text, sizeof(err->text), "%s", mpconn_strerror(code));
+  return code;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The syntax pass                                                          */
 /* ------------------------------------------------------------------------ */
@@ -179,7 +198,8 @@ struct open {
 struct parse {
   struct mpconn__fmt *f;
   const char *fmt;
-  size_t i; /* the next character */
+  size_t i;   /* the next character */
+  size_t end; /* SIZE_MAX: the format ends at its NUL */
   bool unpack;
   mpconn_error *err;
   struct open st[MPCONN_MAX_DEPTH];
@@ -227,9 +247,37 @@ static int parse_close(struct parse *p, char c, size_t at) {
     return syntax(p->err, at, "%s does not close the container open here", c);
   if (c == '}' && !at_key(o))
     return syntax(p->err, at, "%s ends a map after a key with no value", c);
-  p->f->box[o->box].n = c == '}' ? o->items / 2 : o->items;
+  struct mpconn__box *box = &p->f->box[o->box];
+  box->n = c == '}' ? o->items / 2 : o->items;
+  box->end = at + 1;
+  box->inner = (uint32_t)(p->f->nbox - o->box - 1);
   p->depth--;
   p->i++;
+  return 0;
+}
+
+/* "..." at @at: the one item before it is every item of its array or
+ * set. */
+static int parse_each(struct parse *p, size_t at) {
+  struct open *o = innermost(p);
+  if (peek(p->fmt, p->end, at + 1) != '.' ||
+      peek(p->fmt, p->end, at + 2) != '.')
+    return syntax(p->err, at, "%s is not a format character", '.');
+  if (!p->unpack)
+    return mpconn__fmt_fail(p->err, MPCONN_EFORMAT, at, NULL,
+                            "'...' is only for unpacking");
+  if (!o || o->close == '}' || o->items != 1 || p->f->box[o->box].each)
+    return mpconn__fmt_fail(p->err, MPCONN_EFORMAT, at, NULL,
+                            "'...' must follow the only item of an array "
+                            "or set");
+  p->i = at + 3;
+  /* At the end of the format, the container is reported as not closed. */
+  char next = skip_sep(p->fmt, p->end, &p->i);
+  if (next != 0 && next != o->close)
+    return mpconn__fmt_fail(p->err, MPCONN_EFORMAT, at, NULL,
+                            "'...' must end its container");
+  p->f->box[o->box].each = true;
+  p->f->box[o->box].item_end = at;
   return 0;
 }
 
@@ -247,7 +295,7 @@ static int parse_marker(struct parse *p, char c, size_t at) {
   if (o->close == '}' && !at_key(o))
     return syntax(p->err, at, "%s stands where a map value belongs", c);
   p->i++;
-  if (skip_sep(p->fmt, &p->i) != o->close)
+  if (skip_sep(p->fmt, p->end, &p->i) != o->close)
     return syntax(p->err, at, "%s must be the last item of its container",
                   c);
   p->f->box[o->box].rest = true;
@@ -256,7 +304,7 @@ static int parse_marker(struct parse *p, char c, size_t at) {
 
 /* What may follow 's' (at p->i now): '#', or '?' after a map key. */
 static int parse_string(struct parse *p, bool key) {
-  char m = p->fmt[p->i];
+  char m = peek(p->fmt, p->end, p->i);
   if (m == '#') {
     if (p->unpack && key)
       return syntax(p->err, p->i, "%s: a map key is a plain 's' when "
@@ -314,7 +362,7 @@ static int parse_item(struct parse *p, char c, size_t at) {
     rc = parse_string(p, key);
     break;
   case 'y':
-    if (p->fmt[p->i] != '#')
+    if (peek(p->fmt, p->end, p->i) != '#')
       return syntax(p->err, at, "%s needs '#' and a length", c);
     p->i++;
     break;
@@ -335,9 +383,9 @@ static int parse_item(struct parse *p, char c, size_t at) {
   }
   if (rc < 0)
     return rc;
-  if (o)
-    o->items++;
-  else
+  if (o && o->items++ == 0)
+    p->f->box[o->box].item_at = at;
+  else if (!o)
     p->top_items++;
   return 0;
 }
@@ -349,7 +397,7 @@ static int parse_end(struct parse *p) {
     const struct open *o = innermost(p);
     return mpconn__fmt_fail(p->err, MPCONN_EFORMAT, p->i, NULL,
                             "%s at position %zu is not closed",
-                            show(p->fmt[o->pos], buf), o->pos);
+                            show(peek(p->fmt, p->end, o->pos), buf), o->pos);
   }
   if (!p->top_items)
     return mpconn__fmt_fail(p->err, MPCONN_EFORMAT, p->i, NULL,
@@ -357,16 +405,18 @@ static int parse_end(struct parse *p) {
   return 0;
 }
 
-int mpconn__fmt_parse(struct mpconn__fmt *f, const char *fmt, bool unpack,
-                      mpconn_error *err) {
+int mpconn__fmt_parse_range(struct mpconn__fmt *f, const char *fmt,
+                            size_t start, size_t end, bool unpack,
+                            mpconn_error *err) {
   f->fmt = fmt;
   f->box = f->inline_box;
   f->nbox = 0;
   f->cap = sizeof(f->inline_box) / sizeof(f->inline_box[0]);
-  struct parse p = {.f = f, .fmt = fmt, .unpack = unpack, .err = err};
+  struct parse p = {
+      .f = f, .fmt = fmt, .i = start, .end = end, .unpack = unpack, .err = err};
   int rc = 0;
   char c;
-  while (rc == 0 && (c = skip_sep(fmt, &p.i)) != 0) {
+  while (rc == 0 && (c = skip_sep(fmt, end, &p.i)) != 0) {
     size_t at = p.i;
     switch (c) {
     case ']':
@@ -378,6 +428,9 @@ int mpconn__fmt_parse(struct mpconn__fmt *f, const char *fmt, bool unpack,
     case '?':
     case '#':
       rc = parse_marker(&p, c, at);
+      break;
+    case '.':
+      rc = parse_each(&p, at);
       break;
     default:
       rc = parse_item(&p, c, at);
@@ -391,23 +444,37 @@ int mpconn__fmt_parse(struct mpconn__fmt *f, const char *fmt, bool unpack,
   return rc;
 }
 
+int mpconn__fmt_parse(struct mpconn__fmt *f, const char *fmt, bool unpack,
+                      mpconn_error *err) {
+  return mpconn__fmt_parse_range(f, fmt, 0, SIZE_MAX, unpack, err);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The walk                                                                 */
 /* ------------------------------------------------------------------------ */
 
-int mpconn__walk_start(struct mpconn__walk *w, const char *fmt, bool unpack,
-                       mpconn_error *err, va_list ap) {
-  int rc = mpconn__fmt_parse(&w->f, fmt, unpack, err);
+int mpconn__walk_start_range(struct mpconn__walk *w, const char *fmt,
+                             size_t start, size_t end, bool unpack,
+                             mpconn_error *err, va_list ap) {
+  int rc = mpconn__fmt_parse_range(&w->f, fmt, start, end, unpack, err);
   if (rc < 0)
     return rc;
   w->fmt = fmt;
-  w->pos = 0;
+  w->pos = start;
+  w->end = end;
   w->next_box = 0;
   w->err = err;
+  w->dry = false;
+  w->path.prefix = NULL;
   w->path.depth = 0;
   w->where[0] = '\0';
   va_copy(w->ap, ap);
   return 0;
+}
+
+int mpconn__walk_start(struct mpconn__walk *w, const char *fmt, bool unpack,
+                       mpconn_error *err, va_list ap) {
+  return mpconn__walk_start_range(w, fmt, 0, SIZE_MAX, unpack, err, ap);
 }
 
 void mpconn__walk_end(struct mpconn__walk *w) {
@@ -416,7 +483,7 @@ void mpconn__walk_end(struct mpconn__walk *w) {
 }
 
 char mpconn__walk_next(struct mpconn__walk *w, size_t *at) {
-  char c = skip_sep(w->fmt, &w->pos);
+  char c = skip_sep(w->fmt, w->end, &w->pos);
   *at = w->pos;
   if (c)
     w->pos++;
@@ -424,12 +491,12 @@ char mpconn__walk_next(struct mpconn__walk *w, size_t *at) {
 }
 
 size_t mpconn__walk_here(struct mpconn__walk *w) {
-  skip_sep(w->fmt, &w->pos);
+  skip_sep(w->fmt, w->end, &w->pos);
   return w->pos;
 }
 
 bool mpconn__walk_accept(struct mpconn__walk *w, char c) {
-  if (w->fmt[w->pos] != c)
+  if (peek(w->fmt, w->end, w->pos) != c)
     return false;
   w->pos++;
   return true;
@@ -440,9 +507,32 @@ const struct mpconn__box *mpconn__walk_box(struct mpconn__walk *w) {
 }
 
 void mpconn__walk_close(struct mpconn__walk *w) {
-  skip_sep(w->fmt, &w->pos);
+  skip_sep(w->fmt, w->end, &w->pos);
   w->pos++;
 }
+
+void mpconn__walk_skip_box(struct mpconn__walk *w,
+                           const struct mpconn__box *box) {
+  w->pos = box->end;
+  w->next_box += box->inner;
+}
+
+void mpconn__walk_mark(struct mpconn__walk *w, struct mpconn__mark *m) {
+  m->pos = w->pos;
+  m->next_box = w->next_box;
+  m->depth = w->path.depth;
+  va_copy(m->ap, w->ap);
+}
+
+void mpconn__walk_reset(struct mpconn__walk *w, struct mpconn__mark *m) {
+  w->pos = m->pos;
+  w->next_box = m->next_box;
+  w->path.depth = m->depth;
+  va_end(w->ap);
+  va_copy(w->ap, m->ap);
+}
+
+void mpconn__walk_unmark(struct mpconn__mark *m) { va_end(m->ap); }
 
 struct mpconn__step *mpconn__walk_push(struct mpconn__walk *w, char kind) {
   struct mpconn__step *step = &w->path.step[w->path.depth++];

@@ -178,7 +178,7 @@ int mpconn_vpackf(msgpack_packer *pk, mpconn_error *err, const char *fmt,
     return rc;
   rc = pack_item(&w, pk, NULL);
   mpconn__walk_end(&w);
-  return rc;
+  return rc < 0 ? rc : mpconn__err_status(err, 0);
 }
 
 int mpconn_packf(msgpack_packer *pk, mpconn_error *err, const char *fmt, ...) {

@@ -324,6 +324,19 @@ int mpconn_queue_putf(mpconn_queue *q, int timeout_ms, const char *fmt, ...) {
   return put_packed(q, &pb.b, rc, timeout_ms);
 }
 
+int mpconn_queue_vputf(mpconn_queue *q, int timeout_ms, mpconn_error *err,
+                       const char *fmt, va_list ap) {
+  if (!q)
+    return mpconn__err_status(err, MPCONN_EINVAL);
+  struct mpconn__packbuf pb;
+  msgpack_packer *pk = mpconn__packbuf_init(&pb);
+  /* mpconn_vpackf() fills @err itself, a failure with its path. */
+  int rc = mpconn_vpackf(pk, err, fmt, ap);
+  if (rc < 0)
+    return put_packed(q, &pb.b, rc, timeout_ms);
+  return mpconn__err_status(err, put_packed(q, &pb.b, rc, timeout_ms));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Getting                                                                  */
 /* ------------------------------------------------------------------------ */

@@ -479,6 +479,28 @@ int mpconn_sendf(mpconn *c, const char *fmt, ...) {
   return mpconn_pack_end(c);
 }
 
+int mpconn_vsendf(mpconn *c, mpconn_error *err, const char *fmt, va_list ap) {
+  msgpack_packer *pk;
+  int rc = mpconn__pack_start(c, &pk, false);
+  if (rc < 0)
+    return mpconn__err_status(err, rc);
+  /* mpconn_vpackf() fills @err itself, a failure with its path. */
+  rc = mpconn_vpackf(pk, err, fmt, ap);
+  if (rc < 0) {
+    mpconn_pack_abort(c);
+    return rc;
+  }
+  return mpconn__err_status(err, mpconn_pack_end(c));
+}
+
+int mpconn_sendf_ex(mpconn *c, mpconn_error *err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = mpconn_vsendf(c, err, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Corking                                                                  */
 /* ------------------------------------------------------------------------ */

@@ -37,7 +37,9 @@ struct mpconn_msg {
 /* initial-exec: a plain load instead of a __tls_get_addr call per use. */
 #define SPARE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 static SPARE_TLS mpconn_msg *spare;
-static SPARE_TLS bool spare_hooked;
+/* 0: no spare kept yet; 1: kept, freed when the thread exits; -1: the
+ * process is exiting, keep none. */
+static SPARE_TLS signed char spare_state;
 static bool spare_key_ok;
 static pthread_key_t spare_key;
 static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
@@ -68,6 +70,17 @@ static void spare_release(void *unused) {
 
 static void spare_init(void) {
   spare_key_ok = pthread_key_create(&spare_key, spare_release) == 0;
+}
+
+/*
+ * Process exit: thread-exit destructors do not run for the thread that
+ * calls exit() (the main thread, when main() returns), so its spare is
+ * freed here, among the library's destructors, and none is kept after.
+ * Threads still running at exit keep theirs.
+ */
+__attribute__((destructor)) static void spare_at_exit(void) {
+  spare_release(NULL);
+  spare_state = -1;
 }
 
 /* A message whose zone's first chunk holds zone_bytes, empty. */
@@ -278,12 +291,14 @@ void mpconn_msg_free(mpconn_msg *m) {
     msg_destroy(m);
     return;
   }
-  if (!spare_hooked) {
+  if (spare_state != 1) {
     /* Once per thread: free the spare when the thread exits. */
-    pthread_once(&spare_once, spare_init);
-    spare_hooked =
-        spare_key_ok && pthread_setspecific(spare_key, &spare_key) == 0;
-    if (!spare_hooked) {
+    if (spare_state == 0) {
+      pthread_once(&spare_once, spare_init);
+      if (spare_key_ok && pthread_setspecific(spare_key, &spare_key) == 0)
+        spare_state = 1;
+    }
+    if (spare_state != 1) {
       msg_destroy(m);
       return;
     }

@@ -321,12 +321,29 @@ static void test_error_paths(void **state) {
   assert_string_equal(f->err.path + sizeof(f->err.path) - 4, "...");
 }
 
-/* On success the error struct is not written. */
-static void test_success_leaves_err(void **state) {
+/* The error struct is cleared by a call that succeeds. */
+static void expect_cleared(const mpconn_error *err) {
+  assert_int_equal(err->code, 0);
+  assert_int_equal(err->position, 0);
+  assert_string_equal(err->path, "");
+  assert_string_equal(err->text, "");
+}
+
+/* A stale error, as a failing call leaves one. */
+static void make_stale(mpconn_error *err) {
+  memset(err, 0x5a, sizeof(*err));
+  err->code = MPCONN_EUNPACK;
+  err->position = 12;
+  snprintf(err->path, sizeof(err->path), "$.old");
+  snprintf(err->text, sizeof(err->text), "format position 12: old");
+}
+
+static void test_success_clears_err(void **state) {
   struct pack_fixture *f = *state;
-  f->err.code = 12345;
+  make_stale(&f->err);
   assert_int_equal(mpconn_packf(&f->pk, &f->err, "i", 1), 0);
-  assert_int_equal(f->err.code, 12345);
+  expect_cleared(&f->err);
+  expect(f, "01");
 }
 
 static int failing_write(void *data, const char *buf, size_t len) {
@@ -389,6 +406,130 @@ static void test_sendf(void **state) {
   mpconn_free(b);
 }
 
+static int vsendf_wrapper(mpconn *c, mpconn_error *err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = mpconn_vsendf(c, err, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* mpconn_sendf_ex() and mpconn_vsendf() fill the error on every path. */
+static void test_sendf_ex(void **state) {
+  struct pack_fixture *f = *state;
+  mpconn *a, *b;
+  assert_int_equal(mpconn_pipe(&a, &b, true), 0);
+  make_stale(&f->err);
+  assert_int_equal(mpconn_sendf_ex(a, &f->err, "[s, i]", "spam", 42), 0);
+  expect_cleared(&f->err);
+  make_stale(&f->err);
+  assert_int_equal(vsendf_wrapper(a, &f->err, "{s:<i>}", "k", 7), 0);
+  expect_cleared(&f->err);
+  expect_frame(b, "92 a4 73 70 61 6d 2a");
+  expect_frame(b, "81 a1 6b d5 53 91 07");
+
+  /* A bad format or argument: packf's error, and nothing is sent. */
+  assert_int_equal(mpconn_sendf_ex(a, &f->err, "[s, i", "spam", 42),
+                   MPCONN_EFORMAT);
+  assert_int_equal(f->err.code, MPCONN_EFORMAT);
+  assert_int_equal(f->err.position, 5);
+  assert_string_equal(f->err.path, "");
+  assert_string_equal(f->err.text,
+                      "format position 5: '[' at position 0 is not closed");
+  assert_int_equal(vsendf_wrapper(a, &f->err, "{s:[n, s]}", "k", (char *)NULL),
+                   MPCONN_EINVAL);
+  assert_int_equal(f->err.code, MPCONN_EINVAL);
+  assert_int_equal(f->err.position, 7);
+  assert_string_equal(f->err.path, "$.k[1]");
+  assert_string_equal(f->err.text,
+                      "format position 7: a NULL string at $.k[1]");
+  assert_int_equal(mpconn_poll(b, 0), 0);
+  assert_int_equal(mpconn_sendf_ex(a, &f->err, NULL), MPCONN_EINVAL);
+  assert_string_equal(f->err.text, "format position 0: no packer or no format");
+
+  /* Failing to send: the code and its message, no position or path. */
+  mpconn_free(b);
+  make_stale(&f->err);
+  assert_int_equal(mpconn_sendf_ex(a, &f->err, "i", 1), MPCONN_EPIPE);
+  assert_int_equal(f->err.code, MPCONN_EPIPE);
+  assert_int_equal(f->err.position, 0);
+  assert_string_equal(f->err.path, "");
+  assert_string_equal(f->err.text, "broken pipe: the peer has closed its end");
+  assert_int_equal(mpconn_close(a), 0);
+  assert_int_equal(vsendf_wrapper(a, &f->err, "i", 1), MPCONN_ECLOSED);
+  assert_int_equal(f->err.code, MPCONN_ECLOSED);
+  assert_string_equal(f->err.text, "handle is closed");
+  mpconn_free(a);
+
+  mpconn *r, *w;
+  assert_int_equal(mpconn_pipe(&r, &w, false), 0);
+  assert_int_equal(mpconn_sendf_ex(r, &f->err, "n"), MPCONN_EREADONLY);
+  assert_int_equal(f->err.code, MPCONN_EREADONLY);
+  assert_string_equal(f->err.text, "connection is read-only");
+  assert_string_equal(f->err.path, "");
+  assert_int_equal(mpconn_sendf_ex(NULL, &f->err, "n"), MPCONN_EINVAL);
+  assert_string_equal(f->err.text, "invalid argument");
+  /* NULL for the error struct is fine everywhere. */
+  assert_int_equal(mpconn_sendf_ex(w, NULL, "n"), 0);
+  assert_int_equal(mpconn_sendf_ex(w, NULL, "[i", 1), MPCONN_EFORMAT);
+  expect_frame(r, "c0");
+  mpconn_free(r);
+  mpconn_free(w);
+}
+
+static int vputf_wrapper(mpconn_queue *q, mpconn_error *err, const char *fmt,
+                         ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = mpconn_queue_vputf(q, 0, err, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* mpconn_queue_vputf(): the same for a queue. */
+static void test_queue_vputf(void **state) {
+  struct pack_fixture *f = *state;
+  mpconn_queue *q;
+  assert_int_equal(mpconn_queue_new(&q, 1), 0);
+  make_stale(&f->err);
+  assert_int_equal(vputf_wrapper(q, &f->err, "[s, i]", "spam", 42), 0);
+  expect_cleared(&f->err);
+  assert_int_equal(vputf_wrapper(q, &f->err, "i", 2), MPCONN_EFULL);
+  assert_int_equal(f->err.code, MPCONN_EFULL);
+  assert_int_equal(f->err.position, 0);
+  assert_string_equal(f->err.path, "");
+  assert_string_equal(f->err.text, "queue is full");
+  assert_int_equal(vputf_wrapper(q, &f->err, "[i, s]", 1, (char *)NULL),
+                   MPCONN_EINVAL);
+  assert_string_equal(f->err.text, "format position 4: a NULL string at $[1]");
+  assert_int_equal(vputf_wrapper(NULL, &f->err, "n"), MPCONN_EINVAL);
+  assert_string_equal(f->err.text, "invalid argument");
+  mpconn_msg *m;
+  assert_int_equal(mpconn_queue_get(q, &m, 0), 0);
+  char s[8];
+  int i = 0;
+  assert_int_equal(
+      mpconn_unpackf(mpconn_msg_value(m), &f->err, "[s, i]", s, sizeof(s), &i),
+      0);
+  assert_string_equal(s, "spam");
+  assert_int_equal(i, 42);
+  mpconn_msg_free(m);
+  assert_int_equal(mpconn_queue_close(q), 0);
+  assert_int_equal(vputf_wrapper(q, &f->err, "n"), MPCONN_ECLOSED);
+  assert_string_equal(f->err.text, "handle is closed");
+  mpconn_queue_free(q);
+}
+
+/* '...' is for unpacking only. */
+static void test_each_not_packed(void **state) {
+  struct pack_fixture *f = *state;
+  assert_int_equal(mpconn_packf(&f->pk, &f->err, "[i ...]", 1), MPCONN_EFORMAT);
+  assert_int_equal(f->err.position, 3);
+  assert_string_equal(f->err.text,
+                      "format position 3: '...' is only for unpacking");
+  assert_int_equal(f->sb.size, 0);
+}
+
 static void test_sendf_wrong_direction(void **state) {
   (void)state;
   mpconn *r, *w;
@@ -419,11 +560,14 @@ int main(void) {
       T(test_too_deep_format),
       T(test_null_arguments),
       T(test_error_paths),
-      T(test_success_leaves_err),
+      T(test_success_clears_err),
       T(test_packer_failure),
       T(test_vpackf),
       T(test_sendf),
       T(test_sendf_wrong_direction),
+      T(test_sendf_ex),
+      T(test_queue_vputf),
+      T(test_each_not_packed),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

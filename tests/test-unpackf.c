@@ -343,8 +343,18 @@ static void test_paths(void **state) {
       MPCONN_EUNPACK, 6, "$.eggs", "format position 6: missing key at $.eggs");
   v = build(f, "[n, <i, s>]", 1, "x");
   expect_err(f, mpconn_unpackf(v, &f->err, "[n, <i, i>]", &i, &i),
-             MPCONN_EUNPACK, 8, "$[1]<1>",
-             "format position 8: expected int at $[1]<1>, got str");
+             MPCONN_EUNPACK, 8, "$[1]",
+             "format position 8: every member of the set at $[1] that "
+             "matches this item is needed by another item");
+  expect_err(f, mpconn_unpackf(v, &f->err, "[n, <f, i>]", &i, &i),
+             MPCONN_EUNPACK, 5, "$[1]",
+             "format position 5: no member of the set at $[1] matches this "
+             "item");
+  /* Inside a set's member, the member's path (in payload order). */
+  v = build(f, "<s, [i, s]>", "x", 1, "y");
+  expect_err(f, mpconn_unpackf(v, &f->err, "<s, [i, i]>", NULL, (size_t)0),
+             MPCONN_EINVAL, 1, "$<0>",
+             "format position 1: a NULL pointer argument for $<0>");
   v = build(f, "{s:i}", "_x9", 1);
   expect_err(f, mpconn_unpackf(v, &f->err, "{s:s#}", "_x9", NULL, NULL),
              MPCONN_EINVAL, 3, "$._x9", NULL);
@@ -469,11 +479,469 @@ static void test_null_arguments(void **state) {
                    MPCONN_EINVAL);
 }
 
-static void test_success_leaves_err(void **state) {
+/* A stale error, as a failing call leaves one. */
+static void make_stale(mpconn_error *err) {
+  memset(err, 0x5a, sizeof(*err));
+  err->code = MPCONN_EUNPACK;
+  err->position = 12;
+  snprintf(err->path, sizeof(err->path), "$.old");
+  snprintf(err->text, sizeof(err->text), "format position 12: old");
+}
+
+static void expect_cleared(const mpconn_error *err) {
+  assert_int_equal(err->code, 0);
+  assert_int_equal(err->position, 0);
+  assert_string_equal(err->path, "");
+  assert_string_equal(err->text, "");
+}
+
+/* Every call given an error struct clears it when it succeeds. */
+static void test_success_clears_err(void **state) {
   struct pack_fixture *f = *state;
-  f->err.code = 12345;
+  make_stale(&f->err);
   assert_int_equal(mpconn_unpackf(build(f, "n"), &f->err, "n"), 0);
-  assert_int_equal(f->err.code, 12345);
+  expect_cleared(&f->err);
+
+  const msgpack_object *v = build(f, "[i]", 5);
+  mpconn_iter it;
+  int x = 0;
+  make_stale(&f->err);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[i ...]", &it), 0);
+  expect_cleared(&f->err);
+  make_stale(&f->err);
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &x), 1);
+  expect_cleared(&f->err);
+  assert_int_equal(x, 5);
+  /* The end is no failure either. */
+  make_stale(&f->err);
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &x), 0);
+  expect_cleared(&f->err);
+}
+
+/* "[T ...]": any number of items, each taken with mpconn_iter_next(). */
+static void test_each_array(void **state) {
+  struct pack_fixture *f = *state;
+  msgpack_sbuffer_clear(&f->sb);
+  /* {"id": 3, "items": [[0, "n0"], [1, "n1"], ..., [9, "n9"]]}, except
+   * item 7, which is [7, 70]. */
+  msgpack_pack_map(&f->pk, 2);
+  msgpack_pack_str_with_body(&f->pk, "id", 2);
+  msgpack_pack_int(&f->pk, 3);
+  msgpack_pack_str_with_body(&f->pk, "items", 5);
+  msgpack_pack_array(&f->pk, 10);
+  for (int k = 0; k < 10; k++) {
+    char name[4] = {'n', (char)('0' + k)};
+    msgpack_pack_array(&f->pk, 2);
+    msgpack_pack_int(&f->pk, k);
+    if (k == 7)
+      msgpack_pack_int(&f->pk, 70);
+    else
+      msgpack_pack_str_with_body(&f->pk, name, 2);
+  }
+  const msgpack_object *v = decode(f);
+  static const char fmt[] = "{s:i, s:[[i, s#] ...]}";
+  int id = 0, n = -1;
+  mpconn_iter it;
+  assert_int_equal(mpconn_unpackf(v, &f->err, fmt, "id", &id, "items", &it), 0);
+  assert_int_equal(id, 3);
+  assert_int_equal(mpconn_iter_count(&it), 10);
+  const char *name;
+  size_t len;
+  for (int k = 0; k < 10; k++) {
+    int rc = mpconn_iter_next(&it, &f->err, &n, &name, &len);
+    if (k == 7) {
+      /* The whole path, and the position of the 's' in the format. */
+      expect_err(f, rc, MPCONN_EUNPACK, 13, "$.items[7][1]",
+                 "format position 13: expected str at $.items[7][1], got int");
+      assert_int_equal(n, 7); /* stored before the failing item */
+      continue;
+    }
+    assert_int_equal(rc, 1);
+    assert_int_equal(n, k);
+    assert_int_equal(len, 2);
+    assert_memory_equal(name, "n", 1);
+    assert_int_equal(name[1], '0' + k);
+    /* Borrowed from the value. */
+    assert_ptr_equal(
+        name,
+        v->via.map.ptr[1].val.via.array.ptr[k].via.array.ptr[1].via.str.ptr);
+  }
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &n, &name, &len), 0);
+  assert_int_equal(mpconn_iter_next(&it, NULL, &n, &name, &len), 0);
+
+  /* An empty array, and a NULL iterator. */
+  v = build(f, "[]");
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[s ...]", &it), 0);
+  assert_int_equal(mpconn_iter_count(&it), 0);
+  assert_int_equal(mpconn_iter_next(&it, &f->err, NULL, (size_t)0), 0);
+  expect_err(f, mpconn_unpackf(v, &f->err, "[i ...]", (mpconn_iter *)NULL),
+             MPCONN_EINVAL, 0, "$",
+             "format position 0: a NULL pointer argument for $");
+  expect_err(f, mpconn_iter_next(NULL, &f->err), MPCONN_EINVAL, 0, "",
+             "format position 0: no iterator, or one mpconn_unpackf() did "
+             "not fill");
+  assert_int_equal(mpconn_iter_count(NULL), 0);
+
+  /* 's' with a buffer: its size is checked per item, with the path. */
+  v = build(f, "[s, s]", "ab", "abcdef");
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[s ...]", &it), 0);
+  char buf[4];
+  assert_int_equal(mpconn_iter_next(&it, &f->err, buf, sizeof(buf)), 1);
+  assert_string_equal(buf, "ab");
+  expect_err(f, mpconn_iter_next(&it, &f->err, buf, sizeof(buf)),
+             MPCONN_EUNPACK, 1, "$[1]",
+             "format position 1: str at $[1] needs 7 bytes with its NUL, the "
+             "buffer has 4");
+  /* A NULL target is found by the item, with its path. */
+  v = build(f, "[i]", 1);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[i ...]", &it), 0);
+  expect_err(f, mpconn_iter_next(&it, &f->err, (int *)NULL), MPCONN_EINVAL, 1,
+             "$[0]", "format position 1: a NULL pointer argument for $[0]");
+  /* 'O' in an array's T: objects borrowed from the value. */
+  v = build(f, "[i, s]", 1, "x");
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[O ...]", &it), 0);
+  msgpack_object o;
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &o), 1);
+  assert_true(msgpack_object_equal(o, v->via.array.ptr[0]));
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &o), 1);
+  assert_ptr_equal(o.via.str.ptr, v->via.array.ptr[1].via.str.ptr);
+}
+
+/* "<T ...>": the members of a set in the order of its payload. */
+static void test_each_set(void **state) {
+  struct pack_fixture *f = *state;
+  const msgpack_object *v =
+      build(f, "{s:<s, s, i, s>}", "tags", "red", "green", 5, "blue");
+  mpconn_iter it;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:<s# ...>}", "tags", &it), 0);
+  assert_int_equal(mpconn_iter_count(&it), 4);
+  const char *p;
+  size_t n;
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &p, &n), 1);
+  assert_int_equal(n, 3);
+  assert_memory_equal(p, "red", 3);
+  /* Borrowed from the set's payload, which is in the value. */
+  const msgpack_object *set = &v->via.map.ptr[0].val;
+  assert_true(p > set->via.ext.ptr && p < set->via.ext.ptr + set->via.ext.size);
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &p, &n), 1);
+  assert_memory_equal(p, "green", 5);
+  expect_err(f, mpconn_iter_next(&it, &f->err, &p, &n), MPCONN_EUNPACK, 4,
+             "$.tags<2>",
+             "format position 4: expected str at $.tags<2>, got int");
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &p, &n), 1);
+  assert_memory_equal(p, "blue", 4);
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &p, &n), 0);
+
+  /* Nested sets and long sets (ext 16 and array 16 headers). */
+  msgpack_sbuffer_clear(&f->sb);
+  msgpack_sbuffer big;
+  msgpack_sbuffer_init(&big);
+  msgpack_packer bp;
+  msgpack_packer_init(&bp, &big, msgpack_sbuffer_write);
+  msgpack_pack_array(&bp, 300);
+  for (int k = 0; k < 300; k++)
+    msgpack_pack_int(&bp, k * 1000);
+  msgpack_pack_ext(&f->pk, big.size, MPCONN_EXT_SET);
+  msgpack_pack_ext_body(&f->pk, big.data, big.size);
+  msgpack_sbuffer_destroy(&big);
+  v = decode(f);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "<i ...>", &it), 0);
+  assert_int_equal(mpconn_iter_count(&it), 300);
+  int x, k = 0;
+  while ((x = -1, mpconn_iter_next(&it, &f->err, &x)) == 1) {
+    assert_int_equal(x, k * 1000);
+    k++;
+  }
+  assert_int_equal(k, 300);
+  expect_err(f, mpconn_unpackf(v, &f->err, "<s ...>", &it), 0, 0, "", "");
+  char s[4];
+  expect_err(f, mpconn_iter_next(&it, &f->err, s, sizeof(s)), MPCONN_EUNPACK, 1,
+             "$<0>", "format position 1: expected str at $<0>, got int");
+
+  /* A malformed payload (a hand-made object) is refused up front. */
+  msgpack_object bad = {.type = MSGPACK_OBJECT_EXT};
+  bad.via.ext.type = MPCONN_EXT_SET;
+  bad.via.ext.ptr = "\x92\x01";
+  bad.via.ext.size = 2;
+  expect_err(f, mpconn_unpackf(&bad, &f->err, "<i ...>", &it), MPCONN_EBADSET,
+             0, "$", "format position 0: malformed set at $ (MPCONN_EBADSET)");
+}
+
+/* Iterators inside iterators. */
+static void test_each_nested(void **state) {
+  struct pack_fixture *f = *state;
+  const msgpack_object *v =
+      build(f, "[[i, i], [], [i, s, i]]", 1, 2, 3, "x", 4);
+  mpconn_iter rows, row;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[[i ...] ...]", &rows), 0);
+  assert_int_equal(mpconn_iter_count(&rows), 3);
+  static const int want_counts[] = {2, 0, 3};
+  int x, sum = 0;
+  for (int r = 0; r < 3; r++) {
+    assert_int_equal(mpconn_iter_next(&rows, &f->err, &row), 1);
+    assert_int_equal(mpconn_iter_count(&row), want_counts[r]);
+    int rc;
+    while ((rc = mpconn_iter_next(&row, &f->err, &x)) != 0) {
+      if (rc == 1) {
+        sum += x;
+        continue;
+      }
+      expect_err(f, rc, MPCONN_EUNPACK, 2, "$[2][1]",
+                 "format position 2: expected int at $[2][1], got str");
+    }
+  }
+  assert_int_equal(sum, 1 + 2 + 3 + 4);
+  assert_int_equal(mpconn_iter_next(&rows, &f->err, &row), 0);
+  /* A set of arrays, each of any length. */
+  v = build(f, "<[s], [s, s]>", "a", "b", "c");
+  mpconn_iter set;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "<[s# ...] ...>", &set), 0);
+  size_t total = 0;
+  while (mpconn_iter_next(&set, &f->err, &row) == 1)
+    total += mpconn_iter_count(&row);
+  assert_int_equal(total, 3);
+}
+
+/* An absent optional key: targets keep their defaults, an iterator is
+ * made empty. */
+static void test_each_optional(void **state) {
+  struct pack_fixture *f = *state;
+  const msgpack_object *v = build(f, "{s:i}", "a", 1);
+  mpconn_iter it;
+  memset(&it, 0x5a, sizeof(it));
+  int a = 0, b = 42, c = 43;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:i, s?:[i ...], s?:i, s?:<i>}",
+                                  "a", &a, "list", &it, "b", &b, "set", &c),
+                   0);
+  assert_int_equal(a, 1);
+  assert_int_equal(b, 42);
+  assert_int_equal(c, 43);
+  assert_int_equal(mpconn_iter_count(&it), 0);
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &a), 0);
+  /* Present, the same key is taken apart and checked. */
+  v = build(f, "{s:i, s:[i, i], s:i, s:<i>}", "a", 1, "list", 5, 6, "b", 7,
+            "set", 8);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:i, s?:[i ...], s?:i, s?:<i>}",
+                                  "a", &a, "list", &it, "b", &b, "set", &c),
+                   0);
+  assert_int_equal(mpconn_iter_count(&it), 2);
+  assert_int_equal(b, 7);
+  assert_int_equal(c, 8);
+  v = build(f, "{s:i, s:[i, i], s:s}", "a", 1, "list", 5, 6, "b", "x");
+  expect_err(f,
+             mpconn_unpackf(v, &f->err, "{s:i, s?:[i ...], s?:i}", "a", &a,
+                            "list", &it, "b", &b),
+             MPCONN_EUNPACK, 21, "$.b",
+             "format position 21: expected int at $.b, got str");
+}
+
+static void test_each_mismatch(void **state) {
+  struct pack_fixture *f = *state;
+  mpconn_iter it;
+  const msgpack_object *v = build(f, "{s:i}", "a", 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "[i ...]", &it), MPCONN_EUNPACK, 0,
+             "$", "format position 0: expected array at $, got map");
+  expect_err(f, mpconn_unpackf(v, &f->err, "{s:<i ...>}", "a", &it),
+             MPCONN_EUNPACK, 3, "$.a",
+             "format position 3: expected set at $.a, got int");
+  v = build(f, "[<i>]", 1);
+  expect_err(f, mpconn_unpackf(v, &f->err, "<i ...>", &it), MPCONN_EUNPACK, 0,
+             "$", "format position 0: expected set at $, got array");
+  /* Items after an iterator are matched as usual. */
+  v = build(f, "[[i], s]", 1, "x");
+  int x = 0;
+  expect_err(f, mpconn_unpackf(v, &f->err, "[[i ...], i]", &it, &x),
+             MPCONN_EUNPACK, 10, "$[1]",
+             "format position 10: expected int at $[1], got str");
+  char s[2];
+  assert_int_equal(
+      mpconn_unpackf(v, &f->err, "[[i ...], s]", &it, s, sizeof(s)), 0);
+  assert_string_equal(s, "x");
+  assert_int_equal(mpconn_iter_next(&it, &f->err, &x), 1);
+  assert_int_equal(x, 1);
+}
+
+static void test_each_formats(void **state) {
+  struct pack_fixture *f = *state;
+  static const struct {
+    const char *fmt;
+    size_t position;
+    const char *text;
+  } cases[] = {
+      {"[i i ...]", 5,
+       "format position 5: '...' must follow the only item of an array or "
+       "set"},
+      {"[...]", 1,
+       "format position 1: '...' must follow the only item of an array or "
+       "set"},
+      {"{s:i ...}", 5,
+       "format position 5: '...' must follow the only item of an array or "
+       "set"},
+      {"i ...", 2,
+       "format position 2: '...' must follow the only item of an array or "
+       "set"},
+      {"[i ... i]", 3, "format position 3: '...' must end its container"},
+      {"[i ... *]", 3, "format position 3: '...' must end its container"},
+      {"[i .. ]", 3, "format position 3: '.' is not a format character"},
+      {"[i * ...]", 3,
+       "format position 3: '*' must be the last item of its container"},
+      {"<O ...>", 1,
+       "format position 1: 'O' inside a set: the object would outlive the "
+       "set's members"},
+      {"[i ...", 6, "format position 6: '[' at position 0 is not closed"},
+  };
+  const msgpack_object *v = build(f, "[]");
+  mpconn_iter it;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int rc = mpconn_unpackf(v, &f->err, cases[i].fmt, &it);
+    if (rc != MPCONN_EFORMAT || f->err.position != cases[i].position ||
+        strcmp(f->err.text, cases[i].text) != 0)
+      fail_msg("\"%s\": %s at %zu (%s)", cases[i].fmt, mpconn_err_name(rc),
+               f->err.position, f->err.text);
+    assert_string_equal(f->err.path, "");
+  }
+  /* Separators around '...' are free, as everywhere. */
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[ i, ... ]", &it), 0);
+  assert_int_equal(mpconn_unpackf(v, &f->err, "[i...]", &it), 0);
+}
+
+/* Fixed items of a set take members whatever the order they came in. */
+static void test_set_any_order(void **state) {
+  struct pack_fixture *f = *state;
+  static const char *const orders[] = {"<s, i, s, i>", "<i, i, s, s>",
+                                       "<s, s, i, i>", "<i, s, i, s>"};
+  for (size_t k = 0; k < 4; k++) {
+    const msgpack_object *v;
+    if (k == 0)
+      v = build(f, orders[k], "b", 2, "a", 1);
+    else if (k == 1)
+      v = build(f, orders[k], 2, 1, "b", "a");
+    else if (k == 2)
+      v = build(f, orders[k], "a", "b", 1, 2);
+    else
+      v = build(f, orders[k], 1, "b", 2, "a");
+    int x = 0, y = 0;
+    char s1[2], s2[2];
+    /* Alike items take members in ascending order. */
+    assert_int_equal(mpconn_unpackf(v, &f->err, "<s, i, i, s>", s1, sizeof(s1),
+                                    &x, &y, s2, sizeof(s2)),
+                     0);
+    assert_string_equal(s1, "a");
+    assert_string_equal(s2, "b");
+    assert_int_equal(x, 1);
+    assert_int_equal(y, 2);
+    /* With '*': the first members that fit. */
+    assert_int_equal(mpconn_unpackf(v, &f->err, "<s *>", s1, sizeof(s1)), 0);
+    assert_string_equal(s1, "a");
+    assert_int_equal(mpconn_unpackf(v, &f->err, "<i, *>", &x), 0);
+    assert_int_equal(x, 1);
+  }
+  /* Python's order: the members of {3, 1, 2, -5} by hash. */
+  const msgpack_object *v = hex(f, "c7 05 53 94 01 02 03 fb");
+  int a, b, c, d;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "<i i i i>", &a, &b, &c, &d), 0);
+  assert_int_equal(a, -5);
+  assert_int_equal(b, 1);
+  assert_int_equal(c, 2);
+  assert_int_equal(d, 3);
+}
+
+/* Which member goes to which item: a member that fits two items goes to
+ * the one only it fits. */
+static void test_set_matching(void **state) {
+  struct pack_fixture *f = *state;
+  /* [1, 2] fits both items; [3] only "[i *]". */
+  const msgpack_object *v = build(f, "<[i, i], [i]>", 1, 2, 3);
+  int a = 0, b = 0, c = 0;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "<[i *], [i, i]>", &a, &b, &c),
+                   0);
+  assert_int_equal(a, 3);
+  assert_int_equal(b, 1);
+  assert_int_equal(c, 2);
+  /* Maps in a set, told apart by their keys. */
+  v = build(f, "<{s:i}, {s:s}>", "n", 5, "name", "x");
+  const char *p;
+  size_t n;
+  assert_int_equal(
+      mpconn_unpackf(v, &f->err, "<{s:s#}, {s:i}>", "name", &p, &n, "n", &a),
+      0);
+  assert_int_equal(a, 5);
+  assert_int_equal(n, 1);
+  assert_memory_equal(p, "x", 1);
+  /* Nothing is stored when no matching exists. */
+  a = b = c = -1;
+  v = build(f, "<[i], [i]>", 1, 2);
+  expect_err(f, mpconn_unpackf(v, &f->err, "<[i *], [i, i]>", &a, &b, &c),
+             MPCONN_EUNPACK, 8, "$",
+             "format position 8: no member of the set at $ matches this item");
+  assert_int_equal(a, -1);
+  assert_int_equal(b, -1);
+  assert_int_equal(c, -1);
+  v = build(f, "<i, s>", 1, "x");
+  expect_err(f, mpconn_unpackf(v, &f->err, "<i, i>", &a, &b), MPCONN_EUNPACK, 4,
+             "$",
+             "format position 4: every member of the set at $ that matches "
+             "this item is needed by another item");
+  /* Counts are checked first, as for arrays. */
+  expect_err(f, mpconn_unpackf(v, &f->err, "<i>", &a), MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected set of 1 at $, got set of 2");
+  expect_err(f, mpconn_unpackf(v, &f->err, "<i i i *>", &a, &b, &c),
+             MPCONN_EUNPACK, 0, "$",
+             "format position 0: expected set of at least 3 at $, got set of "
+             "2");
+  /* A NULL target is reported as such, not as a mismatch. */
+  expect_err(f, mpconn_unpackf(v, &f->err, "<s, i>", NULL, (size_t)0, &a),
+             MPCONN_EINVAL, 1, "$<0>",
+             "format position 1: a NULL pointer argument for $<0>");
+  /* Kinds sort nil, bool, int, float, str, bin, array, map, ext. */
+  v = build(f, "<y#, f, s, n, b, i, [], {}, <>>", "\x01", (size_t)1, 0.5, "s",
+            1, -3);
+  bool t = false;
+  double d = 0;
+  assert_int_equal(mpconn_unpackf(v, &f->err, "<n b i f s# y# [] {} <>>", &t,
+                                  &a, &d, &p, &n, &p, &n),
+                   0);
+  assert_true(t);
+  assert_int_equal(a, -3);
+  assert_true(d == 0.5);
+}
+
+/* Errors keep the whole path through iterators, sets and optional keys. */
+static void test_full_paths(void **state) {
+  struct pack_fixture *f = *state;
+  const msgpack_object *v = build(f, "[n, n, {s:[[i, s], [i, s], [i, i]]}]",
+                                  "items", 1, "a", 2, "b", 3, 4);
+  mpconn_iter items;
+  assert_int_equal(
+      mpconn_unpackf(v, &f->err, "[n, n, {s?:[[i, s#] ...]}]", "items", &items),
+      0);
+  int x;
+  const char *p;
+  size_t n;
+  assert_int_equal(mpconn_iter_next(&items, &f->err, &x, &p, &n), 1);
+  assert_int_equal(mpconn_iter_next(&items, &f->err, &x, &p, &n), 1);
+  expect_err(f, mpconn_iter_next(&items, &f->err, &x, &p, &n), MPCONN_EUNPACK,
+             16, "$[2].items[2][1]",
+             "format position 16: expected str at $[2].items[2][1], got int");
+  /* A set inside an iterated item. */
+  v = build(f, "{s:[<s, i>, <s, s>]}", "t", "a", 1, "b", "c");
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:[<s#, i> ...]}", "t", &items),
+                   0);
+  assert_int_equal(mpconn_iter_next(&items, &f->err, &p, &n, &x), 1);
+  assert_int_equal(x, 1);
+  expect_err(f, mpconn_iter_next(&items, &f->err, &p, &n, &x), MPCONN_EUNPACK,
+             9, "$.t[1]",
+             "format position 9: no member of the set at $.t[1] matches this "
+             "item");
+  /* A long prefix ends in "..." and stays NUL-terminated. */
+  char key[100];
+  memset(key, 'k', sizeof(key) - 1);
+  key[sizeof(key) - 1] = '\0';
+  v = build(f, "{s:[s]}", key, "x");
+  assert_int_equal(mpconn_unpackf(v, &f->err, "{s:[i ...]}", key, &items), 0);
+  assert_int_equal(mpconn_iter_next(&items, &f->err, &x), MPCONN_EUNPACK);
+  assert_int_equal(strlen(f->err.path), sizeof(f->err.path) - 1);
+  assert_string_equal(f->err.path + sizeof(f->err.path) - 4, "...");
 }
 
 static int vunpackf_wrapper(const msgpack_object *v, const char *fmt, ...) {
@@ -544,7 +1012,16 @@ int main(void) {
       T(test_bad_set_payload),
       T(test_bad_formats),
       T(test_null_arguments),
-      T(test_success_leaves_err),
+      T(test_success_clears_err),
+      T(test_each_array),
+      T(test_each_set),
+      T(test_each_nested),
+      T(test_each_optional),
+      T(test_each_mismatch),
+      T(test_each_formats),
+      T(test_set_any_order),
+      T(test_set_matching),
+      T(test_full_paths),
       T(test_round_trip),
   };
 #undef T

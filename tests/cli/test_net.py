@@ -11,7 +11,7 @@ a function case_<name> (dashes become underscores) whose docstring says
 what it checks.
 
 The interpreter running this script is the Python under test.  Python
-packs and unpacks with msgpack and the set codec of docs/python.md (loaded
+packs and unpacks with msgpack and the set codec of python/mpconn.py (loaded
 by tests/interop/codec_loader.py); an interpreter without the msgpack
 module gets Debian's msgpack-python from /usr/lib/python3/dist-packages,
 in its pure-Python form.

@@ -1,43 +1,42 @@
 # SPDX-License-Identifier: MIT
-"""The Python set codec, loaded from docs/python.md.
+"""The Python module mpconn, loaded from the source tree.
 
-The tests run the very code the documentation shows: the Python block
-between the markers <!-- codec-begin --> and <!-- codec-end --> is executed
-into a fresh module, so the page and the tests cannot drift apart.
+The tests use the very file `meson install` installs, python/mpconn.py,
+not a copy: it is loaded from where it is, under the name "mpconn", without
+writing bytecode next to it.
 """
 
+import importlib.util
 import pathlib
-import re
 import sys
-import types
 
-DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "python.md"
-BEGIN = "<!-- codec-begin -->"
-END = "<!-- codec-end -->"
+MODULE = pathlib.Path(__file__).resolve().parents[2] / "python" / "mpconn.py"
 
 # Exit status that makes meson report the test as skipped.
 SKIP = 77
 
 
-def codec_source(path=DOC):
-    """The code between the markers, without its ```python fence."""
-    text = path.read_text(encoding="utf-8")
-    if text.count(BEGIN) != 1 or text.count(END) != 1:
-        raise ValueError(f"{path}: expected one {BEGIN} and one {END}")
-    section = text[text.index(BEGIN) + len(BEGIN):text.index(END)]
-    m = re.fullmatch(r"\s*```python\n(.*?)```\s*", section, re.S)
-    if not m:
-        raise ValueError(f"{path}: the codec is not one ```python block")
-    return m.group(1)
-
-
-def load_codec(path=DOC):
-    """The codec as a module; exits with SKIP when msgpack is missing."""
-    source = codec_source(path)
-    module = types.ModuleType("mpconn_codec")
-    module.__file__ = str(path)
+def load_module(path=MODULE):
+    """python/mpconn.py as the module mpconn (msgpack is not needed yet)."""
+    if "mpconn" in sys.modules:
+        return sys.modules["mpconn"]
+    spec = importlib.util.spec_from_file_location("mpconn", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mpconn"] = module
+    dont_write = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
     try:
-        exec(compile(source, f"{path} (codec)", "exec"), module.__dict__)
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = dont_write
+    return module
+
+
+def load_codec(path=MODULE):
+    """The module, whose codec needs msgpack: exits with SKIP without it."""
+    module = load_module(path)
+    try:
+        import msgpack  # noqa: F401  (or the one the caller put in sys.modules)
     except ModuleNotFoundError as e:
         if e.name != "msgpack":
             raise

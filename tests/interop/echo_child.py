@@ -3,11 +3,12 @@
 
 Usage: MPCONN_FD=SPEC echo_child.py duplex|send [SIZE...]
 
-SPEC names the descriptor(s) of an mpconn end the C parent made inheritable
-("FD" or "RFD,WFD" with -1 for a missing direction).  The child wraps it in
-a multiprocessing.connection.Connection and first sends b"fds " and the
-comma-separated list of its open descriptors, so the parent can check that
-nothing else was inherited.  Then, in mode
+The C parent started this script with mpconn_spawn(), which names the end
+it hands over in MPCONN_FD ("3", or "-1,3" for a pipe's write end).  The
+child wraps it with inherited_connection() of the Python module mpconn
+(python/mpconn.py, loaded from the source tree) and first sends b"fds "
+and the comma-separated list of its open descriptors, so the parent can
+check that nothing else was inherited.  Then, in mode
   duplex  it sends every message back until EOFError;
   send    it sends one message of each SIZE (pattern k, PY_TAG), and closes.
 """
@@ -16,11 +17,12 @@ import sys
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 
-import fcntl  # noqa: E402
 import os  # noqa: E402
-from multiprocessing.connection import Connection  # noqa: E402
 
+from codec_loader import load_module  # noqa: E402
 from interop_common import PY_TAG, pattern  # noqa: E402
+
+mpconn = load_module()
 
 
 def open_fds():
@@ -35,29 +37,11 @@ def open_fds():
     return sorted(fds)
 
 
-def connection(spec):
-    """A Connection on the descriptor(s) named by spec."""
-    if "," in spec:
-        rfd, wfd = (int(s) for s in spec.split(","))
-        if rfd == wfd:
-            return Connection(rfd)
-        if wfd < 0:
-            return Connection(rfd, writable=False)
-        if rfd < 0:
-            return Connection(wfd, readable=False)
-        sys.exit(f"echo_child: one Connection cannot use two descriptors: "
-                 f"{spec}")
-    fd = int(spec)
-    mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
-    return Connection(fd, readable=mode != os.O_WRONLY,
-                      writable=mode != os.O_RDONLY)
-
-
 def main():
     fds = open_fds()
     if len(sys.argv) < 2 or sys.argv[1] not in ("duplex", "send"):
         sys.exit("usage: MPCONN_FD=SPEC echo_child.py duplex|send [SIZE...]")
-    conn = connection(os.environ["MPCONN_FD"])
+    conn = mpconn.inherited_connection()
     conn.send_bytes(b"fds " + ",".join(map(str, fds)).encode())
     if sys.argv[1] == "duplex":
         while True:

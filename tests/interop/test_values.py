@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Values between CPython and mpconn: msgpack-python with the set codec of
-docs/python.md on one side, values_peer.c on the other.
+the module python/mpconn.py on one side, values_peer.c on the other.
 
 Usage: test_values.py PEER CASE [pipe|socket]
 
