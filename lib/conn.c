@@ -199,7 +199,7 @@ int mpconn_close(mpconn *c) {
   /* Corked frames are sent before the descriptors go. */
   int rc = mpconn__tx_flush_at_close(c);
   c->closed = true;
-  mpconn__ringconn_close(c->ring);
+  mpconn__ringconn_close(c);
   if (c->rfd >= 0 && close(c->rfd) < 0 && errno != EINTR && !rc)
     rc = -errno;
   if (c->wfd >= 0 && c->wfd != c->rfd && close(c->wfd) < 0 &&

@@ -41,6 +41,7 @@
  * MPCONN_EBADRING, for good.  Sizes and positions are this process's own.
  */
 #include "mpconn-private.h"
+#include "ringconn-test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -149,13 +150,19 @@ static void unref(struct ringmap *m) {
   }
 }
 
-void mpconn__ringconn_close(struct mpconn__ringconn *r) {
+void mpconn__ringconn_close(mpconn *c) {
+  if (!c->ring)
+    return;
   /* Ask to be rung: the sender's next send then writes to the socket,
    * and learns there whether this end was its last copy (MPCONN_EPIPE)
    * or another process still holds it (which then wakes once, for
    * nothing). */
-  if (r)
-    __atomic_store_n(&r->in_ctl->sleeping, 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&c->ring->in_ctl->sleeping, 1, __ATOMIC_SEQ_CST);
+  /* Bells left unread would make the close a reset for the peer, not an
+   * end of file. */
+  char bell[64];
+  while (recv(c->rfd, bell, sizeof(bell), MSG_DONTWAIT) > 0)
+    ;
 }
 
 void mpconn__ringconn_free(struct mpconn__ringconn *r) {
@@ -351,11 +358,11 @@ ssize_t mpconn__ringconn_read(mpconn *c, uint8_t *dst, size_t len,
       }
       got = recv(c->rfd, bell, sizeof(bell), MSG_DONTWAIT);
     }
-    if (got == 0) {
-      /* The sender has gone; what it published before is still here. */
-      n = take(r, dst, len);
-      return n;
-    }
+    /* The sender has gone: its end closed, or reset because it left a
+     * bell unread (the socket carries nothing else).  What it published
+     * before is still here. */
+    if (got == 0 || (got < 0 && errno == ECONNRESET))
+      return take(r, dst, len);
     if (got < 0 && errno != EINTR && errno != EAGAIN &&
         errno != EWOULDBLOCK) {
       n = take(r, dst, len);
@@ -588,4 +595,13 @@ int mpconn_ring_upgrade(mpconn *c, size_t ring, int timeout_ms) {
   }
   c->ring = r;
   return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Test hook                                                                */
+/* ------------------------------------------------------------------------ */
+
+void mpconn__ringconn_words(mpconn *c, uint64_t **in_tail, uint64_t **out_head) {
+  *in_tail = &c->ring->in_ctl->tail;
+  *out_head = &c->ring->out_ctl->head;
 }

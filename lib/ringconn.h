@@ -28,7 +28,7 @@ int mpconn__ringconn_write(mpconn *c, struct iovec *iov, int iovcnt,
  * MPCONN_ETIMEDOUT, MPCONN_EBADRING. */
 int mpconn__ringconn_wait_room(mpconn *c, int64_t deadline);
 /* This end is closing (see ringconn.c). */
-void mpconn__ringconn_close(struct mpconn__ringconn *r);
+void mpconn__ringconn_close(mpconn *c);
 void mpconn__ringconn_free(struct mpconn__ringconn *r);
 
 #endif
