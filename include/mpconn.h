@@ -335,7 +335,17 @@ MPCONN_EXPORT int mpconn_fileno(const mpconn *c);
  * sees MPCONN_EOF; frames held back by mpconn_cork() are written first, and
  * a value being packed is dropped.  Afterwards every call on @c returns
  * MPCONN_ECLOSED.
- * Return: 0, or the first error writing corked frames or close() reported.
+ *
+ * With a send timeout (mpconn_set_send_timeout()), what the send buffer
+ * holds is written within that timeout (0: what the descriptor takes now).
+ * If some is left, the connection is closed all the same and the rest is
+ * dropped: the peer gets the frames written, then MPCONN_ETRUNCATED if the
+ * last one was cut, else MPCONN_EOF; and the close says so by returning
+ * MPCONN_EAGAIN or MPCONN_ETIMEDOUT.  A server that must deliver every
+ * frame calls mpconn_flush() until it returns 0 (waiting for POLLOUT on
+ * mpconn_send_fileno() in between) before it closes.
+ * Return: 0, MPCONN_EAGAIN or MPCONN_ETIMEDOUT (frames dropped, see above),
+ * or the first error writing held frames or close() reported.
  */
 MPCONN_EXPORT int mpconn_close(mpconn *c);
 

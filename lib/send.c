@@ -513,16 +513,12 @@ int mpconn_cork(mpconn *c, bool on) {
   return on ? 0 : tx_write(c, NULL, 0);
 }
 
-int mpconn_flush(mpconn *c) {
-  int rc = mpconn__check_send(c);
-  if (rc < 0)
-    return rc;
-  if (c->send_timeout < 0)
-    return tx_write(c, NULL, 0);
-  /* Everything out, waiting up to the send timeout. */
+/* With a send timeout: write what the send buffer holds, waiting up to the
+ * timeout; MPCONN_EAGAIN (timeout 0) or MPCONN_ETIMEDOUT if some is left. */
+static int tx_drain(mpconn *c) {
   int64_t deadline = mpconn__deadline(c->send_timeout);
   for (;;) {
-    rc = tx_write_some(c, c->tx.b.len);
+    int rc = tx_write_some(c, c->tx.b.len);
     if (rc < 0 || c->tx.b.len == 0)
       return rc;
     if (c->send_timeout == 0)
@@ -533,11 +529,22 @@ int mpconn_flush(mpconn *c) {
   }
 }
 
+int mpconn_flush(mpconn *c) {
+  int rc = mpconn__check_send(c);
+  if (rc < 0)
+    return rc;
+  return c->send_timeout < 0 ? tx_write(c, NULL, 0) : tx_drain(c);
+}
+
 size_t mpconn__tx_queued(const mpconn *c) { return tx_pending(&c->tx); }
 
 int mpconn__tx_flush_at_close(mpconn *c) {
   mpconn_pack_abort(c);
   if (c->wfd < 0 || c->tx.b.len == 0)
     return 0;
-  return tx_write(c, NULL, 0);
+  if (c->send_timeout < 0)
+    return tx_write(c, NULL, 0);
+  int rc = tx_drain(c);
+  c->tx.b.len = 0; /* what is left is dropped with the descriptor */
+  return rc;
 }

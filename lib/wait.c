@@ -60,16 +60,14 @@ static struct pollfd slot(const mpconn_wait_item *it, int k) {
   return p;
 }
 
-/* Set the items' revents: from the connections' buffers alone when @p is
- * NULL, else from poll()'s results too.  The number of items ready. */
-static int collect(mpconn_wait_item *items, size_t n, const struct pollfd *p) {
+/* Set the items' revents from what poll() said of their descriptors (the
+ * events each got, already gathered in revents; none when nothing was
+ * polled) and from the connections' buffers.  The number of items ready. */
+static int collect(mpconn_wait_item *items, size_t n) {
   int count = 0;
   for (size_t i = 0; i < n; i++) {
     mpconn_wait_item *it = &items[i];
-    short got = 0;
-    for (int k = 0; p && k < SLOTS; k++)
-      if (p[SLOTS * i + k].fd >= 0)
-        got |= p[SLOTS * i + k].revents;
+    short got = it->revents;
     it->revents = 0;
     if (it->kind == MPCONN_WAIT_CONN) {
       if ((it->events & POLLIN) &&
@@ -85,6 +83,15 @@ static int collect(mpconn_wait_item *items, size_t n, const struct pollfd *p) {
     count += it->revents != 0;
   }
   return count;
+}
+
+/* Gather into each item's revents what poll() said of its descriptors. */
+static void gather(mpconn_wait_item *items, size_t n, const struct pollfd *p,
+                   const size_t *owner, size_t np) {
+  for (size_t i = 0; i < n; i++)
+    items[i].revents = 0;
+  for (size_t j = 0; j < np; j++)
+    items[owner[j]].revents |= p[j].revents;
 }
 
 static int check_item(const mpconn_wait_item *it) {
@@ -116,27 +123,40 @@ int mpconn_wait_any(mpconn_wait_item *items, size_t n, int timeout_ms) {
     int rc = check_item(&items[i]);
     if (rc < 0)
       return rc;
+    items[i].revents = 0;
   }
-  int count = collect(items, n, NULL);
+  int count = collect(items, n);
   if (count)
     return count;
-  struct pollfd *p = calloc(n ? SLOTS * n : 1, sizeof(*p));
+  /* Only the descriptors there are: poll() refuses more entries than
+   * RLIMIT_NOFILE, and a process may wait on nearly that many. */
+  size_t max = n ? SLOTS * n : 1;
+  struct pollfd *p = malloc(max * (sizeof(*p) + sizeof(size_t)));
   if (!p)
     return MPCONN_ENOMEM;
+  size_t *owner = (size_t *)(p + max), np = 0;
   for (size_t i = 0; i < n; i++)
-    for (int k = 0; k < SLOTS; k++)
-      p[SLOTS * i + k] = slot(&items[i], k);
+    for (int k = 0; k < SLOTS; k++) {
+      struct pollfd e = slot(&items[i], k);
+      if (e.fd >= 0) {
+        owner[np] = i;
+        p[np++] = e;
+      }
+    }
   int64_t deadline = mpconn__deadline(timeout_ms);
   int rc = 0;
   for (;;) {
     int left = mpconn__remaining_ms(deadline);
-    int k = poll(p, (nfds_t)(SLOTS * n), left);
+    int k = poll(p, (nfds_t)np, left);
     if (k < 0 && errno != EINTR) {
       rc = -errno;
       break;
     }
-    if (k > 0 && (rc = collect(items, n, p)) > 0)
-      break;
+    if (k > 0) {
+      gather(items, n, p, owner, np);
+      if ((rc = collect(items, n)) > 0)
+        break;
+    }
     if (left == 0) {
       rc = 0;
       break;
