@@ -224,7 +224,7 @@ void mpconn__handshake_start(struct mpconn__handshake *h, const void *key,
  * response, take the verdict), so a part waits for at most two messages,
  * and h->waiting says which half it is in.
  */
-int mpconn__handshake_step(struct mpconn__handshake *h, mpconn *c) {
+static int handshake_step(struct mpconn__handshake *h, mpconn *c) {
   while (h->part < 2 && h->steps[h->part] != MPCONN__HS_DONE) {
     bool challenging = h->steps[h->part] == MPCONN__HS_CHALLENGE;
     int rc;
@@ -259,6 +259,17 @@ int mpconn__handshake_step(struct mpconn__handshake *h, mpconn *c) {
       return rc;
   }
   return 0;
+}
+
+/* Each handshake message is read exactly, never a byte after it, as
+ * CPython's are: a message the peer sends right after its last one then
+ * stays in the descriptor, so that the connection can be handed to another
+ * process (mpconn_send_conn()) at once. */
+int mpconn__handshake_step(struct mpconn__handshake *h, mpconn *c) {
+  c->rx.exact = true;
+  int rc = handshake_step(h, c);
+  c->rx.exact = rc == 1;
+  return rc;
 }
 
 int mpconn__handshake_run(mpconn *c, const void *key, size_t keylen,

@@ -263,9 +263,9 @@ static int rx_step(mpconn *c, size_t limit, bool header_only) {
   return rc;
 }
 
-/* One read into the right place: the big frame, or the chunk buffer. */
-/* Where the next bytes go: the big frame, or the chunk buffer. */
-static int rx_place(mpconn *c, uint8_t **dst, size_t *room) {
+/* Where the next bytes go, with all the room there is: the big frame, or
+ * the chunk buffer. */
+static int rx_place_any(mpconn *c, uint8_t **dst, size_t *room) {
   struct mpconn_rx *rx = &c->rx;
   if (rx->big) {
     if (rx->big_have == rx->big_cap) {
@@ -295,6 +295,26 @@ static int rx_place(mpconn *c, uint8_t **dst, size_t *room) {
   *dst = rx->buf + rx->end;
   *room = MPCONN_RX_CHUNK - rx->end;
   return 0;
+}
+
+/* In exact mode: the bytes the frame being assembled still lacks (its
+ * header first, then its payload). */
+static size_t exact_room(const struct mpconn_rx *rx) {
+  if (rx->big)
+    return (size_t)(rx->plen - rx->big_have);
+  size_t have = rx->end - rx->start;
+  if (rx->have_header)
+    return rx->hlen + (size_t)rx->plen - have;
+  /* Four bytes, or twelve when they were the marker of a long header. */
+  return (have < 4 ? 4 : MPCONN_HEADER_MAX) - have;
+}
+
+/* Where the next bytes go: the big frame, or the chunk buffer. */
+static int rx_place(mpconn *c, uint8_t **dst, size_t *room) {
+  int rc = rx_place_any(c, dst, room);
+  if (rc == 0 && c->rx.exact && *room > exact_room(&c->rx))
+    *room = exact_room(&c->rx);
+  return rc;
 }
 
 /* @n bytes arrived where rx_place() said. */

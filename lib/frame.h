@@ -77,6 +77,10 @@ struct mpconn_rx {
   bool fds_refused;   /* descriptors came where none belong: report it */
   bool frame_refused; /* ... with the complete frame: it is refused too */
   int frame_fd;       /* the descriptor the complete frame came with, -1 */
+  /* Read no byte past the frame being assembled: set during a handshake,
+   * so that what the peer sends after it stays in the descriptor and the
+   * connection can be handed to another process. */
+  bool exact;
 };
 
 /* A whole frame, as mpconn__rx_next() found it.  Borrowed until it is
