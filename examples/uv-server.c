@@ -21,8 +21,10 @@
  *    reply and stop reading the client until mpconn_flush(), on
  *    writability, has made room and the reply has gone.
  *
- * A descriptor must not be closed while a uv_poll_t watches it: a client's
- * connection is freed in the close callback of its handle.
+ * uv_poll_init() makes the descriptor it watches non-blocking; mpconn
+ * works the same either way.  A descriptor must not be closed while a
+ * uv_poll_t watches it: a client's connection is freed in the close
+ * callback of its handle.
  */
 #include "server-main.h"
 
