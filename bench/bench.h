@@ -23,6 +23,7 @@ enum bench_kind {
   BENCH_MIXED,     /* [i, bin] with bin sizes from 10 B to 100 KiB */
   BENCH_QUEUE,     /* ["spam", i, "eggs"], four producers, one consumer */
   BENCH_SHARED,    /* one shared counter, four processes adding under a lock */
+  BENCH_SERVER,    /* one server, BENCH_CLIENTS clients making round trips */
   BENCH_NKINDS,
 };
 
@@ -35,6 +36,8 @@ enum bench_kind {
 #define BENCH_PRODUCERS 4
 /* Processes of the shared workload. */
 #define BENCH_COUNTERS 4
+/* Client processes of the server workload. */
+#define BENCH_CLIENTS 64
 /* The batched hand-written rows write and read this much at a time. */
 #define BENCH_CHUNK ((size_t)64 * 1024)
 
@@ -168,6 +171,14 @@ enum bench_shared_variant {
   BENCH_SHARED_MUTEX,  /* a hand-written robust pthread mutex */
 };
 void bench_row_shared(struct bench_result *r, enum bench_shared_variant v,
+                      uint64_t n);
+
+/* The server workload (rows-server.c): n round trips in all. */
+enum bench_server_variant {
+  BENCH_SERVER_MPCONN, /* the loop of examples/epoll-server.c */
+  BENCH_SERVER_EPOLL,  /* the same framing by hand, with epoll */
+};
+void bench_row_server(struct bench_result *r, enum bench_server_variant v,
                       uint64_t n);
 
 /* @variant: "pickle", "msgpack", "bytes", "queue" or "value", as

@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PROCS 16
+/* The server workload: BENCH_CLIENTS clients and the server. */
+#define MAX_PROCS 72
 /* A child still running after this many seconds is stuck: SIGALRM ends
  * it, and the row reports an error instead of hanging the benchmark. */
 #define CHILD_TIMEOUT_S 900

@@ -22,6 +22,7 @@ static const uint64_t counts[BENCH_NKINDS][2] = {
     [BENCH_SMALL] = {1000000, 50000},  [BENCH_ROUNDTRIP] = {100000, 5000},
     [BENCH_1MIB] = {2000, 200},        [BENCH_MIXED] = {100000, 5000},
     [BENCH_QUEUE] = {2000000, 20000},  [BENCH_SHARED] = {4000000, 200000},
+    [BENCH_SERVER] = {200000, 6400},
 };
 static const uint64_t python_counts[BENCH_NKINDS][2] = {
     [BENCH_SMALL] = {200000, 10000},   [BENCH_ROUNDTRIP] = {50000, 2500},
@@ -41,7 +42,7 @@ static void usage(FILE *f) {
           "  --quick   fewer messages (a smoke test; ratios are noisier)\n"
           "  --json    print the results as one JSON document\n"
           "  --only    run only these workloads: small, roundtrip, 1mib,\n"
-          "            mixed, queue, shared (default: all)\n"
+          "            mixed, queue, shared, server (default: all)\n"
           "  --row     run only the row of that name, e.g. 'mpconn batched'\n"
           "            (for profiling one row)\n"
           "  --rounds  run every row N times, one after the other, and keep\n"
@@ -153,6 +154,10 @@ static void run_table(struct bench_table *t, bool quick) {
   case BENCH_QUEUE:
     ROW(t, "mpconn queue", bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE, n));
     ROW(t, "python queue", bench_row_python(r, k, "queue", npy));
+    return;
+  case BENCH_SERVER:
+    ROW(t, "mpconn", bench_row_server(r, BENCH_SERVER_MPCONN, n));
+    ROW(t, "hand-written epoll", bench_row_server(r, BENCH_SERVER_EPOLL, n));
     return;
   case BENCH_SHARED:
     ROW(t, "mpconn value lock", bench_row_shared(r, BENCH_SHARED_MPCONN, n));

@@ -46,8 +46,8 @@ static const struct bench_result *best_python(const struct bench_table *t) {
   return best;
 }
 
-/* Throughput of @r over @base; for round trips, latency of @r over
- * @base.  NAN when either is missing. */
+/* Throughput of @r over @base; for one round trip at a time, latency of
+ * @r over @base.  NAN when either is missing. */
 static double ratio(const struct bench_table *t, const struct bench_result *r,
                     const struct bench_result *base) {
   if (!base || !bench_measured(r))
@@ -103,6 +103,8 @@ static const struct target targets[] = {
     {"shared: mpconn value lock ≥ 50× Python Value('i').get_lock()",
      BENCH_SHARED, "mpconn value lock", "python Value get_lock", AT_LEAST,
      50.0},
+    {"server: mpconn ≥ 0.9× hand-written epoll (round trips/s)",
+     BENCH_SERVER, "mpconn", "hand-written epoll", AT_LEAST, 0.9},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
@@ -154,6 +156,12 @@ static const char *describe(enum bench_kind k) {
   case BENCH_SHARED:
     return "one shared counter, 4 processes each adding 1 while holding its "
            "lock; a message is one addition";
+  case BENCH_SERVER:
+    return "one server process, 64 client processes each sending "
+           "`[\"spam\", i, \"eggs\"]` and waiting for it to come back; "
+           "round trips/s over all clients, µs is wall time per round trip "
+           "(not one client's latency), and \"× hand-written\" is the ratio "
+           "of round trips/s to the hand-written epoll server's";
   case BENCH_NKINDS:
     break;
   }
@@ -192,19 +200,23 @@ void bench_report_markdown_header(const struct bench_report *rep) {
 }
 
 void bench_report_markdown_table(const struct bench_table *t) {
-  bool rt = t->kind == BENCH_ROUNDTRIP;
+  bool server = t->kind == BENCH_SERVER;
+  bool rt = t->kind == BENCH_ROUNDTRIP || server;
   printf("## %s\n\n%s.\n\n", bench_kind_name(t->kind), describe(t->kind));
-  printf("| row | %s | %s | %s | GB/s | peak RSS (MiB) send / recv "
-         "| × raw | × raw batched |\n",
+  printf("| row | %s | %s | %s | GB/s | peak RSS (MiB) %s | %s |\n",
          rt ? "round trips" : "messages", rt ? "round trips/s" : "msg/s",
-         rt ? "µs/round trip" : "µs/msg");
-  printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
-  const struct bench_result *raw = find(t, "raw");
+         rt ? "µs/round trip" : "µs/msg",
+         server ? "clients / server" : "send / recv",
+         server ? "× hand-written epoll" : "× raw | × raw batched");
+  printf("|---|---:|---:|---:|---:|---:|---:|%s\n", server ? "" : "---:|");
+  const struct bench_result *raw =
+      find(t, server ? "hand-written epoll" : "raw");
   const struct bench_result *batched = find(t, "raw batched");
   for (size_t i = 0; i < t->nrows; i++) {
     const struct bench_result *r = &t->rows[i];
     if (!bench_measured(r)) {
-      printf("| %s | %s | | | | | | |\n", r->row, r->status);
+      printf("| %s | %s | | | | |%s\n", r->row, r->status,
+             server ? " |" : " | |");
       continue;
     }
     char a[32], b[32];
@@ -218,7 +230,8 @@ void bench_report_markdown_table(const struct bench_table *t) {
       printf(" %.3f |", gb_per_s(r));
     printf(" %.1f / %.1f |", r->rss_send_mib, r->rss_recv_mib);
     print_ratio(ratio(t, r, raw));
-    print_ratio(ratio(t, r, batched));
+    if (!server)
+      print_ratio(ratio(t, r, batched));
     printf("\n");
   }
   printf("\n");
@@ -274,7 +287,7 @@ static void json_row(const struct bench_table *t, const struct bench_result *r,
   printf(", \"status\": ");
   json_string(bench_measured(r) ? "measured" : r->status);
   if (bench_measured(r)) {
-    bool rt = t->kind == BENCH_ROUNDTRIP;
+    bool rt = t->kind == BENCH_ROUNDTRIP || t->kind == BENCH_SERVER;
     printf(", \"messages\": %llu, \"seconds\": ",
            (unsigned long long)r->messages);
     json_number(r->seconds);
@@ -288,10 +301,15 @@ static void json_row(const struct bench_table *t, const struct bench_result *r,
     json_number(r->rss_send_mib);
     printf(", \"rss_recv_mib\": ");
     json_number(r->rss_recv_mib);
-    printf(", \"x_raw\": ");
-    json_number(ratio(t, r, raw));
-    printf(", \"x_raw_batched\": ");
-    json_number(ratio(t, r, batched));
+    if (t->kind == BENCH_SERVER) {
+      printf(", \"x_hand_written_epoll\": ");
+      json_number(ratio(t, r, find(t, "hand-written epoll")));
+    } else {
+      printf(", \"x_raw\": ");
+      json_number(ratio(t, r, raw));
+      printf(", \"x_raw_batched\": ");
+      json_number(ratio(t, r, batched));
+    }
   }
   printf("}");
 }

@@ -11,6 +11,7 @@ static const char *const kind_names[BENCH_NKINDS] = {
     [BENCH_SMALL] = "small",   [BENCH_ROUNDTRIP] = "roundtrip",
     [BENCH_1MIB] = "1mib",     [BENCH_MIXED] = "mixed",
     [BENCH_QUEUE] = "queue",   [BENCH_SHARED] = "shared",
+    [BENCH_SERVER] = "server",
 };
 
 const char *bench_kind_name(enum bench_kind k) {
@@ -116,6 +117,10 @@ uint64_t bench_payload_bytes(enum bench_kind k, uint64_t n) {
     case BENCH_ROUNDTRIP:
     case BENCH_QUEUE:
       bench_pack_small(&pk, i);
+      break;
+    case BENCH_SERVER:
+      /* Each client numbers its own round trips from 0. */
+      bench_pack_small(&pk, i / BENCH_CLIENTS);
       break;
     case BENCH_1MIB:
       total += BENCH_BIG_SIZE;

@@ -15,6 +15,7 @@
  */
 #include <mpconn.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,13 @@ static void accept_client(struct server *s) {
     add_client(s, c);
   else if (rc == MPCONN_EAUTH)
     s->refused++; /* that client is gone; the listener carries on */
+  else if (rc == -EMFILE || rc == -ENFILE)
+    /* Out of descriptors: the listener turned the waiting client away,
+     * so that this loop does not spin on it.  The clients already here
+     * are served as before, and new ones once descriptors are free. */
+    fprintf(stderr,
+            "echo-server: out of descriptors (%s): a client was turned away\n",
+            mpconn_strerror(rc));
   else if (rc != MPCONN_ETIMEDOUT)
     check(rc, "accept");
 }

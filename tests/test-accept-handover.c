@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A connection fresh from mpconn_listener_accept() can be moved to a
  * worker with mpconn_send_conn(): the pre-fork pattern the header
@@ -9,22 +10,6 @@
  * mode of lib/frame.c), so the first message stays in the descriptor and
  * travels with it.  The client here writes #WELCOME# and its first message
  * with one write(), which makes the case certain.
- */
-/*
- * A connection fresh from mpconn_listener_accept() must be movable to a
- * worker with mpconn_send_conn(): the pre-fork pattern the header
- * describes.  A client may send its first message right after its last
- * handshake step (Python's Client() returns after writing #WELCOME#, and
- * the caller's first send_bytes() follows at once), so that message can
- * reach the listener together with #WELCOME#.  CPython's Listener reads
- * each handshake message exactly; mpconn's reads ahead, so the accepted
- * connection holds the client's first message and mpconn_send_conn()
- * refuses it with MPCONN_EBUSY.
- *
- * Known to fail (tests/meson.build: should_fail): the client here writes
- * #WELCOME# and its first message with one write(), which makes the
- * refusal certain; with real Python clients it happens to about one
- * accept in four.
  */
 #include "test-util.h"
 

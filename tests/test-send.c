@@ -442,6 +442,77 @@ static void test_send_nonblocking_pipe(void **state) {
   assert_int_equal(mpconn_events(NULL), 0);
 }
 
+/* A reader thread: every frame, checked, until the end. */
+struct drain {
+  mpconn *c;
+  size_t count, got;
+  int rc;
+};
+
+static void *drain_all(void *arg) {
+  struct drain *d = arg;
+  uint8_t *buf = malloc(MSG);
+  size_t n;
+  while ((d->rc = mpconn_recv_bytes_into(d->c, buf, MSG, 0, &n, 10000)) ==
+         0) {
+    uint8_t *want = pattern_buf(d->got, MSG);
+    if (n != MSG || memcmp(buf, want, MSG) != 0)
+      d->rc = -1000; /* wrong frame: d->got says which */
+    free(want);
+    if (d->rc)
+      break;
+    d->got++;
+  }
+  free(buf);
+  return NULL;
+}
+
+/* With a send timeout, mpconn_close() writes what the send buffer holds
+ * within that timeout; what it cannot write it drops, saying so. */
+static void test_close_with_send_timeout(void **state) {
+  (void)state;
+  mpconn *a, *b;
+  assert_int_equal(mpconn_pipe(&a, &b, true), 0);
+  assert_int_equal(mpconn_set_send_timeout(a, 0), 0);
+  size_t taken = fill(a, MPCONN_EAGAIN);
+  /* The reader makes some room, then the writer closes: not all of it fits
+   * in the socket now, and a timeout of 0 does not wait. */
+  expect_pattern(b, 0, MSG);
+  assert_int_equal(mpconn_close(a), MPCONN_EAGAIN);
+  mpconn_free(a);
+  /* Whole frames, in order, then the cut one or the end. */
+  uint8_t *buf = malloc(MSG);
+  size_t got = 1, n;
+  int rc;
+  while ((rc = mpconn_recv_bytes_into(b, buf, MSG, 0, &n, 5000)) == 0) {
+    assert_int_equal(n, MSG);
+    uint8_t *want = pattern_buf(got, MSG);
+    assert_memory_equal(buf, want, MSG);
+    free(want);
+    got++;
+  }
+  assert_true(got < taken);
+  assert_true(rc == MPCONN_ETRUNCATED || rc == MPCONN_EOF);
+  free(buf);
+  mpconn_free(b);
+
+  /* With a reader draining it in time, everything arrives and close
+   * returns 0. */
+  assert_int_equal(mpconn_pipe(&a, &b, true), 0);
+  assert_int_equal(mpconn_set_send_timeout(a, 0), 0);
+  taken = fill(a, MPCONN_EAGAIN);
+  assert_int_equal(mpconn_set_send_timeout(a, 10000), 0);
+  pthread_t t;
+  struct drain d = {.c = b, .count = taken};
+  assert_int_equal(pthread_create(&t, NULL, drain_all, &d), 0);
+  assert_int_equal(mpconn_close(a), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(d.rc, MPCONN_EOF);
+  assert_int_equal(d.got, taken);
+  mpconn_free(a);
+  mpconn_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_uncorked_writes_at_once, pair_setup,
@@ -469,6 +540,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_send_over_cap, pair_setup,
                                       pair_teardown),
       cmocka_unit_test(test_send_nonblocking_pipe),
+      cmocka_unit_test(test_close_with_send_timeout),
       cmocka_unit_test_setup_teardown(test_pack_copies_bodies, pair_setup,
                                       pair_teardown),
   };
