@@ -46,9 +46,12 @@ static struct {
   unsigned long reads, timeouts, resets;
 } io;
 
-ssize_t __wrap_mpconn__read(int fd, void *buf, size_t len, int64_t deadline);
+ssize_t __wrap_mpconn__read(int fd, bool sock, void *buf, size_t len,
+                            int64_t deadline);
 
-ssize_t __wrap_mpconn__read(int fd, void *buf, size_t len, int64_t deadline) {
+ssize_t __wrap_mpconn__read(int fd, bool sock, void *buf, size_t len,
+                            int64_t deadline) {
+  (void)sock;
   (void)fd;
   (void)deadline;
   /* A read of 0 bytes would return 0, which means end of file. */

@@ -64,6 +64,7 @@ int mpconn_from_fds(mpconn **c, int rfd, int wfd) {
   n->rfd = rfd;
   n->wfd = wfd;
   n->wsock = wfd >= 0 && is_socket(wfd);
+  n->rsock = rfd >= 0 && (rfd == wfd ? n->wsock : is_socket(rfd));
   n->runix = rfd >= 0 && is_unix_socket(rfd);
   n->wunix = wfd >= 0 && (wfd == rfd ? n->runix : is_unix_socket(wfd));
   mpconn__rx_init(&n->rx);

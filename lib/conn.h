@@ -14,6 +14,7 @@
 struct mpconn {
   int rfd, wfd;
   bool wsock; /* wfd is a socket: send with MSG_NOSIGNAL */
+  bool rsock; /* rfd is a socket: read without blocking, then poll */
   bool runix; /* rfd is a Unix socket: descriptors may come with bytes */
   bool wunix; /* wfd is a Unix socket: descriptors may be sent */
   size_t shm_threshold; /* shared-memory messages: 0 off (memfd.c) */

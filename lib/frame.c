@@ -155,7 +155,7 @@ static ssize_t rx_read(mpconn *c, void *dst, size_t room, int64_t deadline) {
     if (n == MPCONN_EBADRING)
       return fail(rx, (int)n);
   } else if (!c->runix) {
-    n = mpconn__read(c->rfd, dst, room, deadline);
+    n = mpconn__read(c->rfd, c->rsock, dst, room, deadline);
   } else {
     struct mpconn__fds_in in;
     n = mpconn__read_fds(c->rfd, dst, room, deadline, &in);

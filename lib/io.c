@@ -54,25 +54,38 @@ int mpconn__wait_fd(int fd, short events, int64_t deadline) {
   }
 }
 
+/* A read found nothing (EAGAIN): wait for readability until @deadline;
+ * MPCONN_ETIMEDOUT at once, with no poll(), when it has passed. */
+static int wait_readable(int fd, int64_t deadline) {
+  if (deadline != MPCONN_FOREVER && mpconn__remaining_ms(deadline) == 0)
+    return MPCONN_ETIMEDOUT;
+  return mpconn__wait_fd(fd, POLLIN, deadline);
+}
+
 /*
  * One read(): the number of bytes (> 0), 0 at end of file, or a negative
- * code.  With a finite deadline, waits for readability first, so a read on
- * a blocking descriptor does not outlast the deadline.
+ * code.  With a finite deadline: a socket is read without blocking first
+ * (one system call when bytes are there), any other descriptor is polled
+ * first, so that a read on a blocking descriptor does not outlast the
+ * deadline.
  */
-ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline) {
+ssize_t mpconn__read(int fd, bool sock, void *buf, size_t len,
+                     int64_t deadline) {
+  bool timed = deadline != MPCONN_FOREVER;
   for (;;) {
-    if (deadline != MPCONN_FOREVER) {
+    if (timed && !sock) {
       int rc = mpconn__wait_fd(fd, POLLIN, deadline);
       if (rc < 0)
         return rc;
     }
-    ssize_t n = read(fd, buf, len);
+    ssize_t n = sock ? recv(fd, buf, len, timed ? MSG_DONTWAIT : 0)
+                     : read(fd, buf, len);
     if (n >= 0)
       return n;
     if (errno == EINTR)
       continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      int rc = mpconn__wait_fd(fd, POLLIN, deadline);
+      int rc = wait_readable(fd, deadline);
       if (rc < 0)
         return rc;
       continue;
@@ -90,18 +103,15 @@ ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
     char buf[CMSG_SPACE(sizeof(int) * MPCONN_FDS_PER_READ)];
     struct cmsghdr align;
   } ctl;
+  /* Without blocking first, as a socket in mpconn__read(). */
+  int flags = MSG_CMSG_CLOEXEC | (deadline != MPCONN_FOREVER ? MSG_DONTWAIT : 0);
   for (;;) {
-    if (deadline != MPCONN_FOREVER) {
-      int rc = mpconn__wait_fd(fd, POLLIN, deadline);
-      if (rc < 0)
-        return rc;
-    }
     struct iovec iov = {.iov_base = buf, .iov_len = len};
     struct msghdr m = {.msg_iov = &iov,
                        .msg_iovlen = 1,
                        .msg_control = ctl.buf,
                        .msg_controllen = sizeof(ctl.buf)};
-    ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(fd, &m, flags);
     if (n >= 0) {
       for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
         if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
@@ -117,7 +127,7 @@ ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
     if (errno == EINTR)
       continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      int rc = mpconn__wait_fd(fd, POLLIN, deadline);
+      int rc = wait_readable(fd, deadline);
       if (rc < 0)
         return rc;
       continue;

@@ -42,8 +42,11 @@ int mpconn__remaining_ms(int64_t deadline);
  * MPCONN_EBADF, or -errno. */
 int mpconn__wait_fd(int fd, short events, int64_t deadline);
 /* One read(): the number of bytes (> 0), 0 at end of file, or a negative
- * code.  With a finite deadline, waits for readability first. */
-ssize_t mpconn__read(int fd, void *buf, size_t len, int64_t deadline);
+ * code.  With a finite deadline, a socket (@sock) is read without blocking
+ * and polled only when it has nothing; any other descriptor is polled
+ * first. */
+ssize_t mpconn__read(int fd, bool sock, void *buf, size_t len,
+                     int64_t deadline);
 /* The most descriptors one read takes in (more are closed by the kernel,
  * which says so: MSG_CTRUNC). */
 #define MPCONN_FDS_PER_READ 16
