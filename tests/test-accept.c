@@ -248,6 +248,7 @@ static int out_of_descriptors(void) {
  */
 static void test_out_of_descriptors(void **state) {
   (void)state;
+  SKIP_UNDER_VALGRIND();
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0)

@@ -53,6 +53,16 @@ static inline uint8_t pattern(size_t seed, size_t i) {
   return (uint8_t)((i * 131u + seed * 7u + (i >> 8)) & 0xff);
 }
 
+/* Skip a test that sets RLIMIT_NOFILE when it runs under valgrind (the
+ * valgrind test setup says so), which refuses to change that limit. */
+#define SKIP_UNDER_VALGRIND()                                                \
+  do {                                                                       \
+    if (getenv("MPCONN_TEST_VALGRIND")) {                                    \
+      printf("skipped: valgrind does not let a program set RLIMIT_NOFILE\n"); \
+      skip();                                                                \
+    }                                                                        \
+  } while (0)
+
 static inline uint8_t *pattern_buf(size_t seed, size_t len) {
   uint8_t *p = malloc(len ? len : 1);
   assert_non_null(p);
