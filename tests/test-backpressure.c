@@ -327,7 +327,7 @@ static void test_slow_reader(void **state) {
         slow_writable(&s);
       else
         peer_readable(&s, p);
-      if (p == s.slow && !s.slow_gone)
+      if (p && p == s.slow && !s.slow_gone)
         watch(&s, p, EPOLL_CTL_MOD);
     }
     /* Stalled: the echoers start, and are served meanwhile. */
