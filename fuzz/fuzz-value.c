@@ -7,7 +7,8 @@
  * - mpconn__decode() builds the very tree msgpack_unpack() builds: same
  *   types, values, sizes, and str/bin/ext bodies at the same offsets
  *   (empty str and bin bodies aside: msgpack-c gives an empty str NULL
- *   and an empty bin its length byte, we the end of its header), into a zone of exactly the counted bytes;
+ *   and an empty bin its length byte, we the end of its header), into a zone of
+ * exactly the counted bytes;
  * - msgpack_unpack() decodes the whole input (offset == size) into a zone
  *   of exactly the bytes the validator counted, using all of them, without
  *   the zone growing; msgpack_unpack_next() decodes the same value;
@@ -149,8 +150,7 @@ static unsigned walk(mpconn_msg *m, const msgpack_object *o, unsigned depth) {
     msgpack_object arr;
     decode_exact(p, o->via.ext.size, need, &z, &arr);
     FUZZ_CHECK(arr.type == MSGPACK_OBJECT_ARRAY);
-    msgpack_object ours = {.type = MSGPACK_OBJECT_ARRAY,
-                           .via.array = members};
+    msgpack_object ours = {.type = MSGPACK_OBJECT_ARRAY, .via.array = members};
     same_tree(&ours, o->via.ext.ptr, &arr, o->via.ext.ptr);
     msgpack_zone_destroy(&z);
     /* The set's array is a level; the set itself is not. */

@@ -70,8 +70,8 @@ extern "C" {
  * listed with their -errno value.
  */
 #define MPCONN_ERRNO_MAP(XX)                                                   \
-  XX(EOF, -4095, "end of file: the peer closed the connection")               \
-  XX(ETRUNCATED, -4094, "got end of file during message")                     \
+  XX(EOF, -4095, "end of file: the peer closed the connection")                \
+  XX(ETRUNCATED, -4094, "got end of file during message")                      \
   XX(ECLOSED, -4093, "handle is closed")                                       \
   XX(EREADONLY, -4092, "connection is read-only")                              \
   XX(EWRITEONLY, -4091, "connection is write-only")                            \
@@ -86,14 +86,14 @@ extern "C" {
   XX(EUNPACK, -4082, "value does not match the format")                        \
   XX(EAUTH, -4081, "authentication failed")                                    \
   XX(EBADADDR, -4080, "malformed address")                                     \
-  XX(EEMPTY, -4079, "queue is empty")                                         \
-  XX(EFULL, -4078, "queue is full")                                           \
-  XX(EDECODELIMIT, -4077, "value larger than the decode limit once decoded")  \
-  XX(EFDPENDING, -4076, "a descriptor comes next, not a frame")               \
-  XX(ENOFD, -4075, "a frame comes next, not a descriptor")                    \
-  XX(EBADFDS, -4074, "descriptors where none belong; they were closed")       \
-  XX(EBADSHM, -4073, "shared-memory message refused: not a sealed memfd")     \
-  XX(EBADRING, -4072, "shared ring refused or corrupted")                    \
+  XX(EEMPTY, -4079, "queue is empty")                                          \
+  XX(EFULL, -4078, "queue is full")                                            \
+  XX(EDECODELIMIT, -4077, "value larger than the decode limit once decoded")   \
+  XX(EFDPENDING, -4076, "a descriptor comes next, not a frame")                \
+  XX(ENOFD, -4075, "a frame comes next, not a descriptor")                     \
+  XX(EBADFDS, -4074, "descriptors where none belong; they were closed")        \
+  XX(EBADSHM, -4073, "shared-memory message refused: not a sealed memfd")      \
+  XX(EBADRING, -4072, "shared ring refused or corrupted")                      \
   XX(EOWNERDEAD, -4070,                                                        \
      "the previous holder died holding the lock; the caller holds it now")     \
   XX(EBROKEN, -4069, "broken barrier")                                         \
@@ -102,11 +102,11 @@ extern "C" {
   XX(ENOTOWNER, -4066, "lock not held by the caller")                          \
   XX(EOVERRELEASE, -4065, "semaphore or lock released too many times")         \
   XX(EBADNAME, -4064, "malformed shared memory name")                          \
-  XX(EPIPE, -EPIPE, "broken pipe: the peer has closed its end")                   \
+  XX(EPIPE, -EPIPE, "broken pipe: the peer has closed its end")                \
   XX(EAGAIN, -EAGAIN, "would block: the send buffer is full")                  \
-  XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                             \
-  XX(EINVAL, -EINVAL, "invalid argument")                                          \
-  XX(ENOMEM, -ENOMEM, "out of memory")                                             \
+  XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                      \
+  XX(EINVAL, -EINVAL, "invalid argument")                                      \
+  XX(ENOMEM, -ENOMEM, "out of memory")                                         \
   XX(EBADF, -EBADF, "bad file descriptor")                                     \
   XX(EADDRINUSE, -EADDRINUSE, "address already in use")                        \
   XX(EBUSY, -EBUSY, "busy: the connection holds unread or unsent bytes")       \
@@ -789,8 +789,7 @@ MPCONN_EXPORT void mpconn_shm_free(mpconn_shm *s);
  * shared memory).
  * Return: as mpconn_recv_bytes(); MPCONN_EBADSHM.
  */
-MPCONN_EXPORT int mpconn_recv_raw(mpconn *c, mpconn_msg **msg,
-                                  int timeout_ms);
+MPCONN_EXPORT int mpconn_recv_raw(mpconn *c, mpconn_msg **msg, int timeout_ms);
 
 /* ------------------------------------------------------------------------ */
 /* Child programs                                                           */
@@ -1122,8 +1121,7 @@ typedef int (*mpconn_pack_fn)(msgpack_packer *pk, void *arg);
  * failed).
  */
 MPCONN_EXPORT int mpconn_pack_set_with(msgpack_packer *pk, size_t n,
-                                       mpconn_pack_fn pack_members,
-                                       void *arg);
+                                       mpconn_pack_fn pack_members, void *arg);
 
 /**
  * mpconn_recv() - receive one value.
@@ -1248,10 +1246,10 @@ MPCONN_EXPORT int mpconn_set_unpack(const msgpack_object *set,
  * an empty path and text.
  */
 typedef struct mpconn_error {
-  int code;         /* the code the call returned */
-  size_t position;  /* byte offset in the format string */
-  char path[96];    /* where in the value, e.g. "$[1].spam" */
-  char text[160];   /* the full message, NUL-terminated */
+  int code;        /* the code the call returned */
+  size_t position; /* byte offset in the format string */
+  char path[96];   /* where in the value, e.g. "$[1].spam" */
+  char text[160];  /* the full message, NUL-terminated */
 } mpconn_error;
 
 /**
@@ -1465,8 +1463,7 @@ typedef struct mpconn_net_options {
  * MPCONN_EADDRINUSE; -ENAMETOOLONG (a path or name over 107 bytes);
  * MPCONN_ENOMEM; -errno (-EACCES, -ENOENT, ...).  On failure *l is NULL.
  */
-MPCONN_EXPORT int mpconn_listener_new(mpconn_listener **l,
-                                      const char *address,
+MPCONN_EXPORT int mpconn_listener_new(mpconn_listener **l, const char *address,
                                       const mpconn_net_options *options);
 
 /**
@@ -1551,8 +1548,8 @@ MPCONN_EXPORT int mpconn_client(mpconn **c, const char *address,
  * Ownership: @buf is the caller's.
  * Return: 0, MPCONN_ECLOSED, or MPCONN_EINVAL (@buf is too small).
  */
-MPCONN_EXPORT int mpconn_listener_address(const mpconn_listener *l,
-                                          char *buf, size_t size);
+MPCONN_EXPORT int mpconn_listener_address(const mpconn_listener *l, char *buf,
+                                          size_t size);
 
 /**
  * mpconn_listener_fileno() - the descriptor to wait on.
@@ -1609,8 +1606,7 @@ MPCONN_EXPORT void mpconn_listener_free(mpconn_listener *l);
  * Return: 0; MPCONN_EINVAL (@buf too small, not a socket's connection);
  * MPCONN_ECLOSED; -errno (-ENOTCONN).
  */
-MPCONN_EXPORT int mpconn_peer_address(const mpconn *c, char *buf,
-                                      size_t size);
+MPCONN_EXPORT int mpconn_peer_address(const mpconn *c, char *buf, size_t size);
 
 /**
  * mpconn_deliver_challenge() - challenge the peer to prove the key.
@@ -2165,21 +2161,17 @@ MPCONN_EXPORT int mpconn_array_get_uint(const mpconn_array *a, size_t i,
 MPCONN_EXPORT int mpconn_array_get_double(const mpconn_array *a, size_t i,
                                           double *out);
 MPCONN_EXPORT int mpconn_array_set_int(mpconn_array *a, size_t i, int64_t v);
-MPCONN_EXPORT int mpconn_array_set_uint(mpconn_array *a, size_t i,
-                                        uint64_t v);
-MPCONN_EXPORT int mpconn_array_set_double(mpconn_array *a, size_t i,
-                                          double v);
+MPCONN_EXPORT int mpconn_array_set_uint(mpconn_array *a, size_t i, uint64_t v);
+MPCONN_EXPORT int mpconn_array_set_double(mpconn_array *a, size_t i, double v);
 
 /* The value's element, as v.value: the accessors above at index 0. */
 static inline int mpconn_value_get_int(const mpconn_array *v, int64_t *out) {
   return mpconn_array_get_int(v, 0, out);
 }
-static inline int mpconn_value_get_uint(const mpconn_array *v,
-                                        uint64_t *out) {
+static inline int mpconn_value_get_uint(const mpconn_array *v, uint64_t *out) {
   return mpconn_array_get_uint(v, 0, out);
 }
-static inline int mpconn_value_get_double(const mpconn_array *v,
-                                          double *out) {
+static inline int mpconn_value_get_double(const mpconn_array *v, double *out) {
   return mpconn_array_get_double(v, 0, out);
 }
 static inline int mpconn_value_set_int(mpconn_array *v, int64_t x) {
@@ -2331,8 +2323,7 @@ MPCONN_EXPORT void mpconn_semaphore_free(mpconn_semaphore *s);
  *
  * Return: 0, MPCONN_ETIMEDOUT or MPCONN_EINVAL.
  */
-MPCONN_EXPORT int mpconn_semaphore_acquire(mpconn_semaphore *s,
-                                           int timeout_ms);
+MPCONN_EXPORT int mpconn_semaphore_acquire(mpconn_semaphore *s, int timeout_ms);
 
 /**
  * mpconn_semaphore_release() - release(): add one to the count.
@@ -2438,8 +2429,7 @@ MPCONN_EXPORT void mpconn_condition_free(mpconn_condition *c);
 
 /** mpconn_condition_acquire() - acquire the lock; as
  *  mpconn_rlock_acquire(). */
-MPCONN_EXPORT int mpconn_condition_acquire(mpconn_condition *c,
-                                           int timeout_ms);
+MPCONN_EXPORT int mpconn_condition_acquire(mpconn_condition *c, int timeout_ms);
 
 /** mpconn_condition_release() - release the lock; as
  *  mpconn_rlock_release(). */

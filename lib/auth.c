@@ -250,7 +250,7 @@ static int handshake_step(struct mpconn__handshake *h, mpconn *c) {
       h->waiting = true;
     } else {
       rc = n == LIT_LEN(WELCOME) && memcmp(m, WELCOME, n) == 0 ? 0
-                                                                : MPCONN_EAUTH;
+                                                               : MPCONN_EAUTH;
       h->waiting = false;
       h->part++;
     }

@@ -40,9 +40,9 @@ struct slot {
 
 struct barrier_shared {
   pthread_mutex_t lock;
-  uint32_t word;       /* futex word: round << 1 | BROKEN */
+  uint32_t word; /* futex word: round << 1 | BROKEN */
   uint32_t parties;
-  uint32_t count;      /* arrived in the current round */
+  uint32_t count; /* arrived in the current round */
   uint32_t pad;
   uint64_t reset_bits; /* bit (round % 64): that round ended by reset() */
   struct slot slot[];  /* the current round's waiters, in arrival order */

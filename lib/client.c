@@ -40,8 +40,8 @@ int mpconn_client(mpconn **c, const char *address,
   if (o && o->authkey) {
     /* Python's Client(): prove the key first, then make the listener
      * prove it. */
-    rc = mpconn__handshake_run(n, o->authkey, o->authkey_len,
-                               MPCONN__HS_CLIENT, deadline);
+    rc = mpconn__handshake_run(n, o->authkey, o->authkey_len, MPCONN__HS_CLIENT,
+                               deadline);
     if (rc < 0) {
       mpconn_free(n);
       return rc;

@@ -112,7 +112,8 @@ int mpconn_condition_wait(mpconn_condition *c, int timeout_ms) {
   uint32_t seen = __atomic_load_n(&sh->seq, __ATOMIC_RELAXED);
   unsigned levels = release_all(c->m);
   for (;;) {
-    int rc = mpconn__futex_wait(&sh->seq, seen, mpconn__recheck_until(deadline));
+    int rc =
+        mpconn__futex_wait(&sh->seq, seen, mpconn__recheck_until(deadline));
     (void)rc; /* whatever woke it, the counts under the lock decide */
     rc = reacquire(c->m, levels);
     if (rc < 0)

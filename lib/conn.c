@@ -121,7 +121,7 @@ int mpconn_from_string(mpconn **c, const char *spec) {
   int rfd, wfd;
   if (!comma)
     return parse_fd(spec, end, &rfd) && rfd >= 0 ? mpconn_from_fd(c, rfd)
-                                                  : MPCONN_EINVAL;
+                                                 : MPCONN_EINVAL;
   if (!parse_fd(spec, comma, &rfd) || !parse_fd(comma + 1, end, &wfd))
     return MPCONN_EINVAL;
   return mpconn_from_fds(c, rfd, wfd);
@@ -203,8 +203,8 @@ int mpconn_close(mpconn *c) {
   mpconn__ringconn_close(c);
   if (c->rfd >= 0 && close(c->rfd) < 0 && errno != EINTR && !rc)
     rc = -errno;
-  if (c->wfd >= 0 && c->wfd != c->rfd && close(c->wfd) < 0 &&
-      errno != EINTR && !rc)
+  if (c->wfd >= 0 && c->wfd != c->rfd && close(c->wfd) < 0 && errno != EINTR &&
+      !rc)
     rc = -errno;
   c->rfd = c->wfd = -1;
   mpconn__rx_release(&c->rx);
@@ -244,9 +244,7 @@ size_t mpconn_get_max_decoded(const mpconn *c) {
   return c ? c->max_decoded : 0;
 }
 
-bool mpconn_readable(const mpconn *c) {
-  return c && !c->closed && c->rfd >= 0;
-}
+bool mpconn_readable(const mpconn *c) { return c && !c->closed && c->rfd >= 0; }
 
 bool mpconn_writable(const mpconn *c) {
   return c && !c->closed && c->wfd >= 0 && !c->shut_wr;

@@ -17,7 +17,7 @@ struct mpconn {
   bool rsock; /* rfd is a socket: read without blocking, then poll */
   bool runix; /* rfd is a Unix socket: descriptors may come with bytes */
   bool wunix; /* wfd is a Unix socket: descriptors may be sent */
-  size_t shm_threshold; /* shared-memory messages: 0 off (memfd.c) */
+  size_t shm_threshold;          /* shared-memory messages: 0 off (memfd.c) */
   struct mpconn__ringconn *ring; /* frames through shared rings, or NULL */
   bool closed;
   bool shut_wr;       /* mpconn_shutdown(): sending is over */

@@ -83,9 +83,8 @@ int mpconn_send_conn(mpconn *c, mpconn *other) {
       mpconn__tx_queued(other) > 0)
     return MPCONN_EBUSY;
   int fds[2] = {other->rfd >= 0 ? other->rfd : other->wfd, other->wfd};
-  unsigned n = other->rfd >= 0 && other->wfd >= 0 && other->wfd != other->rfd
-                   ? 2
-                   : 1;
+  unsigned n =
+      other->rfd >= 0 && other->wfd >= 0 && other->wfd != other->rfd ? 2 : 1;
   rc = send_fds(c, fds, n);
   if (rc < 0)
     return rc;

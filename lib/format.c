@@ -296,8 +296,7 @@ static int parse_marker(struct parse *p, char c, size_t at) {
     return syntax(p->err, at, "%s stands where a map value belongs", c);
   p->i++;
   if (skip_sep(p->fmt, p->end, &p->i) != o->close)
-    return syntax(p->err, at, "%s must be the last item of its container",
-                  c);
+    return syntax(p->err, at, "%s must be the last item of its container", c);
   p->f->box[o->box].rest = true;
   return 0;
 }
@@ -307,8 +306,9 @@ static int parse_string(struct parse *p, bool key) {
   char m = peek(p->fmt, p->end, p->i);
   if (m == '#') {
     if (p->unpack && key)
-      return syntax(p->err, p->i, "%s: a map key is a plain 's' when "
-                                  "unpacking",
+      return syntax(p->err, p->i,
+                    "%s: a map key is a plain 's' when "
+                    "unpacking",
                     m);
     p->i++;
   } else if (m == '?') {
@@ -329,7 +329,9 @@ static int parse_open(struct parse *p, char c, size_t at) {
   if (add_box(p->f) < 0)
     return mpconn__fmt_fail(p->err, MPCONN_ENOMEM, at, NULL, "out of memory");
   p->st[p->depth++] = (struct open){
-      .close = c == '[' ? ']' : c == '{' ? '}' : '>',
+      .close = c == '['   ? ']'
+               : c == '{' ? '}'
+                          : '>',
       .in_set = c == '<' || (o && o->in_set),
       .box = p->f->nbox++,
       .pos = at,
@@ -342,8 +344,9 @@ static int parse_item(struct parse *p, char c, size_t at) {
   struct open *o = innermost(p);
   bool key = at_key(o);
   if (!o && p->top_items == 1)
-    return syntax(p->err, at, "%s starts a second value; a format describes "
-                              "one",
+    return syntax(p->err, at,
+                  "%s starts a second value; a format describes "
+                  "one",
                   c);
   if (p->unpack && key && c != 's')
     return syntax(p->err, at,

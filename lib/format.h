@@ -52,13 +52,12 @@ struct mpconn__path {
 };
 /* The prefix ("$"), then "[1]" per array item, "<1>" per set member,
  * ".key" or "["key"]" per map value; cut short with "..." to fit @size. */
-void mpconn__path_render(const struct mpconn__path *p, char *out,
-                         size_t size);
+void mpconn__path_render(const struct mpconn__path *p, char *out, size_t size);
 /* Fill @err (may be NULL): code, position, @path (a rendered path, or
  * NULL for none) and the text "format position POS: " and the message.
  * Returns @code. */
-int mpconn__fmt_fail(mpconn_error *err, int code, size_t pos,
-                     const char *path, const char *msg, ...)
+int mpconn__fmt_fail(mpconn_error *err, int code, size_t pos, const char *path,
+                     const char *msg, ...)
     __attribute__((format(printf, 5, 6)));
 /* How a call that takes an mpconn_error ends when no format was at fault:
  * @code 0 clears @err (code 0, position 0, empty path and text); a

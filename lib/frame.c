@@ -194,8 +194,8 @@ static int parse_header(struct mpconn_rx *rx) {
   size_t have = rx->end - rx->start;
   if (have < 4)
     return 0; /* buf may still be NULL: no pointer into it yet */
-  int rc = mpconn__header_decode(rx->buf + rx->start, have, &rx->hlen,
-                                 &rx->plen);
+  int rc =
+      mpconn__header_decode(rx->buf + rx->start, have, &rx->hlen, &rx->plen);
   if (rc < 0)
     return fail(rx, rc);
   rx->have_header = rc > 0;
@@ -283,8 +283,8 @@ static int rx_place_any(mpconn *c, uint8_t **dst, size_t *room) {
       return MPCONN_ENOMEM;
   }
   /* Keep the frame being assembled contiguous: move it to the front. */
-  size_t need = rx->have_header ? rx->hlen + (size_t)rx->plen
-                                : MPCONN_HEADER_MAX;
+  size_t need =
+      rx->have_header ? rx->hlen + (size_t)rx->plen : MPCONN_HEADER_MAX;
   if (rx->start == rx->end) {
     rx->start = rx->end = 0;
   } else if (MPCONN_RX_CHUNK - rx->start < need) {
@@ -607,8 +607,8 @@ bool mpconn__rx_open(const mpconn *c) { return c->rx.err == 0; }
 
 bool mpconn__rx_busy(const mpconn *c) {
   const struct mpconn_rx *rx = &c->rx;
-  return rx->start != rx->end || rx->have_header || rx->big ||
-         rx->nmarks || rx->frame_fd >= 0;
+  return rx->start != rx->end || rx->have_header || rx->big || rx->nmarks ||
+         rx->frame_fd >= 0;
 }
 
 void mpconn__rx_init(struct mpconn_rx *rx) { rx->frame_fd = -1; }

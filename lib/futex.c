@@ -48,4 +48,6 @@ void mpconn__futex_wake(uint32_t *word, int n) {
   syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
-void mpconn__futex_wake_all(uint32_t *word) { mpconn__futex_wake(word, INT_MAX); }
+void mpconn__futex_wake_all(uint32_t *word) {
+  mpconn__futex_wake(word, INT_MAX);
+}

@@ -14,4 +14,14 @@ void mpconn__futex_wake(uint32_t *word, int n);
 /* Wake every process and thread sleeping on @word. */
 void mpconn__futex_wake_all(uint32_t *word);
 
+/* One step of a busy wait, before deciding to sleep: tells the processor
+ * this is a spin loop (x86 pause, Arm yield). */
+static inline void mpconn__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 #endif

@@ -104,7 +104,8 @@ ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
     struct cmsghdr align;
   } ctl;
   /* Without blocking first, as a socket in mpconn__read(). */
-  int flags = MSG_CMSG_CLOEXEC | (deadline != MPCONN_FOREVER ? MSG_DONTWAIT : 0);
+  int flags =
+      MSG_CMSG_CLOEXEC | (deadline != MPCONN_FOREVER ? MSG_DONTWAIT : 0);
   for (;;) {
     struct iovec iov = {.iov_base = buf, .iov_len = len};
     struct msghdr m = {.msg_iov = &iov,

@@ -47,8 +47,7 @@ int mpconn_set_shm(mpconn *c, size_t threshold) {
 
 /* Check the frame @f that came with a descriptor: its length in *@len, or
  * MPCONN_EBADSHM, MPCONN_ETOOBIG. */
-static int check(const mpconn *c, const struct mpconn__frame *f,
-                 size_t *len) {
+static int check(const mpconn *c, const struct mpconn__frame *f, size_t *len) {
   if (f->len != SHM_DESC_LEN || memcmp(f->payload, SHM_MAGIC, 8) != 0)
     return MPCONN_EBADSHM;
   uint64_t n = mpconn__load_be(f->payload + 8, 8);
@@ -56,9 +55,8 @@ static int check(const mpconn *c, const struct mpconn__frame *f,
    * nobody can change its size or bytes any more. */
   int seals = fcntl(f->fd, F_GET_SEALS);
   struct stat st;
-  if (seals < 0 || (seals & SHM_SEALS) != SHM_SEALS ||
-      fstat(f->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-      (uint64_t)st.st_size != n)
+  if (seals < 0 || (seals & SHM_SEALS) != SHM_SEALS || fstat(f->fd, &st) < 0 ||
+      !S_ISREG(st.st_mode) || (uint64_t)st.st_size != n)
     return MPCONN_EBADSHM;
   if (n > c->max_size || n > SIZE_MAX)
     return MPCONN_ETOOBIG;
@@ -67,7 +65,7 @@ static int check(const mpconn *c, const struct mpconn__frame *f,
 }
 
 int mpconn__memfd_map(mpconn *c, const struct mpconn__frame *f, uint8_t **map,
-                    size_t *len) {
+                      size_t *len) {
   if (f->fd < 0)
     return 0;
   int rc = check(c, f, len);
@@ -94,7 +92,7 @@ void mpconn__memfd_unmap(uint8_t *map, size_t len) {
 }
 
 int mpconn__memfd_read(mpconn *c, const struct mpconn__frame *f, uint8_t *dst,
-                     size_t room, uint8_t **out, size_t *len) {
+                       size_t room, uint8_t **out, size_t *len) {
   if (f->fd < 0)
     return 0;
   int rc = check(c, f, len);

@@ -19,14 +19,14 @@
  * or -errno (the frame stays).
  */
 int mpconn__memfd_map(mpconn *c, const struct mpconn__frame *f, uint8_t **map,
-                    size_t *len);
+                      size_t *len);
 void mpconn__memfd_unmap(uint8_t *map, size_t len);
 /* The same, reading the payload into @dst (room for @room bytes; NULL: a
  * new allocation) instead: 1 with *@out and *@len set and the frame
  * consumed; 0; MPCONN_ETOOSHORT with *@len set (nothing consumed); or a
  * code as above. */
 int mpconn__memfd_read(mpconn *c, const struct mpconn__frame *f, uint8_t *dst,
-                     size_t room, uint8_t **out, size_t *len);
+                       size_t room, uint8_t **out, size_t *len);
 /* Send @len bytes gathered from @iov (modified) as a shared-memory
  * message: one copy into a new memfd, sealed. */
 int mpconn__memfd_send(mpconn *c, struct iovec *iov, int iovcnt, size_t len);

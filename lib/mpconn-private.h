@@ -10,18 +10,18 @@
 #include "mpconn.h"
 
 /* System calls, deadlines, and waiting on shared memory. */
-#include "io.h"
 #include "futex.h"
+#include "io.h"
 #include "lock.h"
 /* The wire: frames, a connection's receive and send state. */
-#include "frame.h"
-#include "send.h"
-#include "ringconn.h"
 #include "conn.h"
+#include "frame.h"
+#include "ringconn.h"
+#include "send.h"
 /* Values: checking and decoding frames, messages. */
+#include "memfd.h"
 #include "validate.h"
 #include "value.h"
-#include "memfd.h"
 /* Format strings. */
 #include "format.h"
 /* Listeners, clients, the handshake. */

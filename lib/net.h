@@ -4,9 +4,9 @@
 #ifndef MPCONN_NET_H
 #define MPCONN_NET_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -27,7 +27,8 @@ int mpconn__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
                         size_t size);
 
 /* auth.c — the challenge and response of multiprocessing.connection */
-#define MPCONN_AUTH_MAX_MESSAGE 256 /* every handshake read: recv_bytes(256) */
+#define MPCONN_AUTH_MAX_MESSAGE 256 /* every handshake read: recv_bytes(256)   \
+                                     */
 #define MPCONN_AUTH_NONCE 40        /* random bytes in a challenge */
 /* Each returns 0; MPCONN_EAUTH for anything that is not a correct step of
  * the handshake (a wrong MAC, #FAILURE#, a malformed or oversized
@@ -45,7 +46,11 @@ enum mpconn__hs_role {
   MPCONN__HS_DELIVER_ONLY, /* deliver_challenge() */
   MPCONN__HS_ANSWER_ONLY,  /* answer_challenge() */
 };
-enum mpconn__hs_part { MPCONN__HS_DONE, MPCONN__HS_CHALLENGE, MPCONN__HS_ANSWER };
+enum mpconn__hs_part {
+  MPCONN__HS_DONE,
+  MPCONN__HS_CHALLENGE,
+  MPCONN__HS_ANSWER
+};
 
 /* A handshake under way, resumed as its messages arrive, so that one
  * thread can run many at once (listener.c).  The key is borrowed. */
@@ -98,10 +103,10 @@ struct mpconn_listener {
   size_t max_pending;
   /* accept.c: one caller at a time. */
   pthread_mutex_t lock;
-  int ep;          /* epoll: the socket, pending clients, the timer */
-  int timer;       /* a timerfd armed at the earliest handshake deadline */
-  int reserve;     /* a spare descriptor, for running out of them */
-  pid_t ep_owner;  /* the process ep, timer and reserve belong to */
+  int ep;         /* epoll: the socket, pending clients, the timer */
+  int timer;      /* a timerfd armed at the earliest handshake deadline */
+  int reserve;    /* a spare descriptor, for running out of them */
+  pid_t ep_owner; /* the process ep, timer and reserve belong to */
   struct mpconn__pending **pend; /* oldest first */
   size_t npend, cap;
   uint64_t dropped; /* pending clients dropped for newer ones */

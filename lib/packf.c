@@ -8,14 +8,14 @@
 
 #include <string.h>
 
-static int pack_item(struct mpconn__walk *s, msgpack_packer *pk, msgpack_object *key);
+static int pack_item(struct mpconn__walk *s, msgpack_packer *pk,
+                     msgpack_object *key);
 
 static int pack_fail(struct mpconn__walk *s, int code, size_t at,
                      const char *what) {
   if (!s->err)
     return code;
-  return mpconn__walk_fail(s, code, at, "%s at %s", what,
-                           mpconn__walk_path(s));
+  return mpconn__walk_fail(s, code, at, "%s at %s", what, mpconn__walk_path(s));
 }
 
 static int bad_arg(struct mpconn__walk *s, size_t at, const char *what) {
@@ -79,7 +79,8 @@ static int pack_set(struct mpconn__walk *s, msgpack_packer *pk, size_t at,
  * Pack the item at s->pos.  When @key is not NULL the item is a map key,
  * and scalars are recorded there for error paths.
  */
-static int pack_item(struct mpconn__walk *s, msgpack_packer *pk, msgpack_object *key) {
+static int pack_item(struct mpconn__walk *s, msgpack_packer *pk,
+                     msgpack_object *key) {
   size_t at;
   char c = mpconn__walk_next(s, &at);
   msgpack_object k = {.type = MSGPACK_OBJECT_EXT};

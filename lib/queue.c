@@ -4,8 +4,8 @@
  * every process forked after its creation and by every thread.
  *
  * The mapping starts with a header: a process-shared robust lock, the
- * queue's state and three futex words to wait on; the ring follows.  An item is one
- * frame exactly as a connection carries it (length header, then payload),
+ * queue's state and three futex words to wait on; the ring follows.  An item is
+ * one frame exactly as a connection carries it (length header, then payload),
  * so a value put here is the byte sequence mpconn_recv() would see.
  *
  * The state is changed only with the lock held, and a whole change becomes
@@ -53,10 +53,10 @@ struct qshared {
   uint32_t cur;    /* the current slot: 0 or 1 */
   uint32_t closed; /* 1 once any process has closed the queue */
   /* What waiters wait for (lock.c). */
-  struct mpconn__cond put; /* an item was added, or the queue was closed */
-  struct mpconn__cond got; /* room was freed, or the queue was closed */
+  struct mpconn__cond put;  /* an item was added, or the queue was closed */
+  struct mpconn__cond got;  /* room was freed, or the queue was closed */
   struct mpconn__cond done; /* unfinished tasks reached 0 */
-  uint32_t owner_deaths; /* times the lock was found with its owner dead */
+  uint32_t owner_deaths;    /* times the lock was found with its owner dead */
 };
 
 /* This process's handle.  Sizes are kept here, not read from the shared
@@ -137,7 +137,9 @@ static int64_t lock_deadline(int timeout_ms, int64_t deadline) {
   return timeout_ms == 0 ? MPCONN_FOREVER : deadline;
 }
 
-static void unlock(const mpconn_queue *q) { mpconn__lock_release(&q->sh->lock); }
+static void unlock(const mpconn_queue *q) {
+  mpconn__lock_release(&q->sh->lock);
+}
 
 static struct qstate current(const mpconn_queue *q) {
   uint32_t c = __atomic_load_n(&q->sh->cur, __ATOMIC_ACQUIRE);
@@ -201,8 +203,8 @@ int mpconn_queue_new_ex(mpconn_queue **q, size_t maxsize, size_t capacity,
     return rc;
   }
   h->sh = map;
-  h->ring = (struct mpconn__ring){.base = (uint8_t *)map + hdr,
-                                  .cap = capacity};
+  h->ring =
+      (struct mpconn__ring){.base = (uint8_t *)map + hdr, .cap = capacity};
   h->map_len = hdr + capacity;
   h->maxsize = maxsize;
 
@@ -405,14 +407,17 @@ static int oldest(mpconn_queue *q, struct item *it, int timeout_ms) {
   }
   size_t hlen;
   uint64_t plen;
-  if (mpconn__ring_frame(&q->ring, st.head, st.tail - st.head, &hlen,
-                         &plen) < 0) {
+  if (mpconn__ring_frame(&q->ring, st.head, st.tail - st.head, &hlen, &plen) <
+      0) {
     unlock(q);
     return MPCONN_EBADFRAME;
   }
   *it = (struct item){
-      .s = {.len = (size_t)plen, .hlen = hlen, .max_tree = SIZE_MAX,
-            .copy = item_copy, .commit = item_commit},
+      .s = {.len = (size_t)plen,
+            .hlen = hlen,
+            .max_tree = SIZE_MAX,
+            .copy = item_copy,
+            .commit = item_commit},
       .q = q,
       .st = st,
   };

@@ -33,8 +33,7 @@ int mpconn__ring_frame(const struct mpconn__ring *r, uint64_t pos,
   uint8_t hdr[MPCONN_HEADER_MAX];
   size_t have = used < MPCONN_HEADER_MAX ? (size_t)used : MPCONN_HEADER_MAX;
   mpconn__ring_read(r, pos, hdr, have);
-  if (mpconn__header_decode(hdr, have, hlen, plen) <= 0 ||
-      *plen > used - *hlen)
+  if (mpconn__header_decode(hdr, have, hlen, plen) <= 0 || *plen > used - *hlen)
     return MPCONN_EBADFRAME;
   return 0;
 }

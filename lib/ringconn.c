@@ -120,9 +120,13 @@ new_end(struct ringmap *in_map, struct ringctl *in_ctl, uint8_t *in,
   struct mpconn__ringconn *r = calloc(1, sizeof(*r));
   if (!r)
     return NULL;
-  *r = (struct mpconn__ringconn){.in_map = in_map, .out_map = out_map,
-                                 .in_ctl = in_ctl, .out_ctl = out_ctl,
-                                 .in = in, .out = out, .in_cap = in_cap,
+  *r = (struct mpconn__ringconn){.in_map = in_map,
+                                 .out_map = out_map,
+                                 .in_ctl = in_ctl,
+                                 .out_ctl = out_ctl,
+                                 .in = in,
+                                 .out = out,
+                                 .in_cap = in_cap,
                                  .out_cap = out_cap};
   /* Positions start where the words say: 0 for a new mapping. */
   r->head = __atomic_load_n(&in_ctl->head, __ATOMIC_ACQUIRE);
@@ -322,7 +326,7 @@ static ssize_t take_spinning(struct mpconn__ringconn *r, uint8_t *dst,
       else if (now >= until)
         return 0;
     }
-    __builtin_ia32_pause();
+    mpconn__cpu_relax();
   }
 }
 
@@ -363,8 +367,7 @@ ssize_t mpconn__ringconn_read(mpconn *c, uint8_t *dst, size_t len,
      * before is still here. */
     if (got == 0 || (got < 0 && errno == ECONNRESET))
       return take(r, dst, len);
-    if (got < 0 && errno != EINTR && errno != EAGAIN &&
-        errno != EWOULDBLOCK) {
+    if (got < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
       n = take(r, dst, len);
       return n != 0 ? n : -errno;
     }
@@ -489,8 +492,7 @@ static int offer_ring(uint64_t cap, int *fd, struct ringmap **m) {
       fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
     rc = -errno;
   void *base = rc ? MAP_FAILED
-                  : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd,
-                         0);
+                  : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
   if (!rc && base == MAP_FAILED)
     rc = -errno;
   if (!rc && !(*m = calloc(1, sizeof(**m)))) {
@@ -601,7 +603,8 @@ int mpconn_ring_upgrade(mpconn *c, size_t ring, int timeout_ms) {
 /* Test hook                                                                */
 /* ------------------------------------------------------------------------ */
 
-void mpconn__ringconn_words(mpconn *c, uint64_t **in_tail, uint64_t **out_head) {
+void mpconn__ringconn_words(mpconn *c, uint64_t **in_tail,
+                            uint64_t **out_head) {
   *in_tail = &c->ring->in_ctl->tail;
   *out_head = &c->ring->out_ctl->head;
 }

@@ -61,8 +61,7 @@ bool mpconn__wbuf_grow(struct mpconn__wbuf *b, size_t len) {
 }
 
 __attribute__((noinline)) int
-mpconn__wbuf_append_slow(struct mpconn__wbuf *b, const void *p,
-                             size_t len) {
+mpconn__wbuf_append_slow(struct mpconn__wbuf *b, const void *p, size_t len) {
   if (b->oom || !mpconn__wbuf_grow(b, len)) {
     b->oom = true;
     return -1;
@@ -257,15 +256,15 @@ static int tx_write(mpconn *c, struct iovec *extra, int n) {
   for (unsigned i = 0; i < tx->nborrowed; i++) {
     size_t at = tx->borrowed[i].at;
     if (at > from)
-      iov[k++] = (struct iovec){.iov_base = tx->b.p + from,
-                                .iov_len = at - from};
+      iov[k++] =
+          (struct iovec){.iov_base = tx->b.p + from, .iov_len = at - from};
     iov[k++] = (struct iovec){.iov_base = (void *)tx->borrowed[i].p,
                               .iov_len = tx->borrowed[i].len};
     from = at;
   }
   if (tx->b.len > from)
-    iov[k++] = (struct iovec){.iov_base = tx->b.p + from,
-                              .iov_len = tx->b.len - from};
+    iov[k++] =
+        (struct iovec){.iov_base = tx->b.p + from, .iov_len = tx->b.len - from};
   for (int i = 0; i < n; i++)
     if (extra[i].iov_len)
       iov[k++] = extra[i];
@@ -282,8 +281,7 @@ static bool by_shm(const mpconn *c, size_t len) {
   return c->shm_threshold && len >= c->shm_threshold && c->wunix && !c->ring;
 }
 
-int mpconn__tx_send_fd_frame(mpconn *c, const void *frame, size_t len,
-                             int fd) {
+int mpconn__tx_send_fd_frame(mpconn *c, const void *frame, size_t len, int fd) {
   int rc = mpconn_flush(c);
   if (rc < 0)
     return rc;
@@ -381,15 +379,15 @@ static int shm_packed(mpconn *c, size_t plen) {
   for (unsigned i = 0; i < tx->nborrowed; i++) {
     size_t at = tx->borrowed[i].at;
     if (at > from)
-      iov[k++] = (struct iovec){.iov_base = tx->b.p + from,
-                                .iov_len = at - from};
+      iov[k++] =
+          (struct iovec){.iov_base = tx->b.p + from, .iov_len = at - from};
     iov[k++] = (struct iovec){.iov_base = (void *)tx->borrowed[i].p,
                               .iov_len = tx->borrowed[i].len};
     from = at;
   }
   if (tx->b.len > from)
-    iov[k++] = (struct iovec){.iov_base = tx->b.p + from,
-                              .iov_len = tx->b.len - from};
+    iov[k++] =
+        (struct iovec){.iov_base = tx->b.p + from, .iov_len = tx->b.len - from};
   size_t total = plen;
   for (unsigned i = 0; i < tx->nborrowed; i++)
     total += tx->borrowed[i].len;

@@ -35,8 +35,7 @@ void mpconn__wbuf_init(struct mpconn__wbuf *b, uint8_t *local, size_t size);
 /* Make room for @len more bytes: false when memory is short. */
 bool mpconn__wbuf_grow(struct mpconn__wbuf *b, size_t len);
 /* mpconn__wbuf_append() when the bytes do not fit: grow, then append. */
-int mpconn__wbuf_append_slow(struct mpconn__wbuf *b, const void *p,
-                             size_t len);
+int mpconn__wbuf_append_slow(struct mpconn__wbuf *b, const void *p, size_t len);
 /* Release the heap memory; @b is empty and in its own storage again. */
 void mpconn__wbuf_free(struct mpconn__wbuf *b);
 /* msgpack-c's write callback for a packer writing into a wbuf (@data). */

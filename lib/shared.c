@@ -35,8 +35,8 @@ static size_t data_offset(size_t bytes) {
 }
 
 void *mpconn__map_shared(size_t len, int *rc) {
-  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                 -1, 0);
   if (p == MAP_FAILED) {
     *rc = errno == ENOMEM ? MPCONN_ENOMEM : -errno;
     return NULL;
@@ -102,9 +102,9 @@ int mpconn_array_new(mpconn_array **a, char typecode, size_t length,
   size_t itemsize, bytes;
   /* The mapping's length, rounded up to whole pages by mmap(), must not
    * wrap around: leave a generous margin below SIZE_MAX. */
-  int rc = mpconn__array_check(typecode, length, flags,
-                               (SIZE_MAX >> 1) - LARGE_OFFSET, &itemsize,
-                               &bytes);
+  int rc =
+      mpconn__array_check(typecode, length, flags,
+                          (SIZE_MAX >> 1) - LARGE_OFFSET, &itemsize, &bytes);
   if (rc < 0)
     return rc;
   mpconn_array *h = calloc(1, sizeof(*h));
@@ -213,17 +213,33 @@ static union elem load(const mpconn_array *a, size_t i) {
   const uint8_t *p = (const uint8_t *)a->data + i * a->itemsize;
   union elem e;
   switch (a->typecode) {
-  case 'b': e.i = LOAD(int8_t, p); break;
-  case 'h': e.i = LOAD(int16_t, p); break;
-  case 'i': e.i = LOAD(int32_t, p); break;
+  case 'b':
+    e.i = LOAD(int8_t, p);
+    break;
+  case 'h':
+    e.i = LOAD(int16_t, p);
+    break;
+  case 'i':
+    e.i = LOAD(int32_t, p);
+    break;
   case 'l':
-  case 'q': e.i = LOAD(int64_t, p); break;
+  case 'q':
+    e.i = LOAD(int64_t, p);
+    break;
   case 'c':
-  case 'B': e.u = LOAD(uint8_t, p); break;
-  case 'H': e.u = LOAD(uint16_t, p); break;
-  case 'I': e.u = LOAD(uint32_t, p); break;
+  case 'B':
+    e.u = LOAD(uint8_t, p);
+    break;
+  case 'H':
+    e.u = LOAD(uint16_t, p);
+    break;
+  case 'I':
+    e.u = LOAD(uint32_t, p);
+    break;
   case 'L':
-  case 'Q': e.u = LOAD(uint64_t, p); break;
+  case 'Q':
+    e.u = LOAD(uint64_t, p);
+    break;
   case 'f': {
     uint32_t bits = LOAD(uint32_t, p);
     float f;
@@ -243,16 +259,40 @@ static union elem load(const mpconn_array *a, size_t i) {
 /* The range of an integer type code. */
 static void int_range(char typecode, int64_t *lo, uint64_t *hi) {
   switch (typecode) {
-  case 'b': *lo = INT8_MIN; *hi = INT8_MAX; break;
-  case 'h': *lo = INT16_MIN; *hi = INT16_MAX; break;
-  case 'i': *lo = INT32_MIN; *hi = INT32_MAX; break;
+  case 'b':
+    *lo = INT8_MIN;
+    *hi = INT8_MAX;
+    break;
+  case 'h':
+    *lo = INT16_MIN;
+    *hi = INT16_MAX;
+    break;
+  case 'i':
+    *lo = INT32_MIN;
+    *hi = INT32_MAX;
+    break;
   case 'l':
-  case 'q': *lo = INT64_MIN; *hi = INT64_MAX; break;
+  case 'q':
+    *lo = INT64_MIN;
+    *hi = INT64_MAX;
+    break;
   case 'c':
-  case 'B': *lo = 0; *hi = UINT8_MAX; break;
-  case 'H': *lo = 0; *hi = UINT16_MAX; break;
-  case 'I': *lo = 0; *hi = UINT32_MAX; break;
-  default: *lo = 0; *hi = UINT64_MAX; break; /* 'L', 'Q' */
+  case 'B':
+    *lo = 0;
+    *hi = UINT8_MAX;
+    break;
+  case 'H':
+    *lo = 0;
+    *hi = UINT16_MAX;
+    break;
+  case 'I':
+    *lo = 0;
+    *hi = UINT32_MAX;
+    break;
+  default:
+    *lo = 0;
+    *hi = UINT64_MAX;
+    break; /* 'L', 'Q' */
   }
 }
 
@@ -260,10 +300,18 @@ static void int_range(char typecode, int64_t *lo, uint64_t *hi) {
 static void store_int(mpconn_array *a, size_t i, uint64_t bits) {
   uint8_t *p = (uint8_t *)a->data + i * a->itemsize;
   switch (a->itemsize) {
-  case 1: STORE(uint8_t, p, bits); break;
-  case 2: STORE(uint16_t, p, bits); break;
-  case 4: STORE(uint32_t, p, bits); break;
-  default: STORE(uint64_t, p, bits); break;
+  case 1:
+    STORE(uint8_t, p, bits);
+    break;
+  case 2:
+    STORE(uint16_t, p, bits);
+    break;
+  case 4:
+    STORE(uint32_t, p, bits);
+    break;
+  default:
+    STORE(uint64_t, p, bits);
+    break;
   }
 }
 

@@ -75,9 +75,8 @@ static int64_t object_size(int fd) {
 }
 
 /* The largest array: the size of an object is an off_t. */
-static const size_t size_limit = (size_t)INT64_MAX < SIZE_MAX / 2
-                                     ? (size_t)INT64_MAX
-                                     : SIZE_MAX / 2;
+static const size_t size_limit =
+    (size_t)INT64_MAX < SIZE_MAX / 2 ? (size_t)INT64_MAX : SIZE_MAX / 2;
 
 static size_t lock_object_size(void) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);

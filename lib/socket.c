@@ -110,7 +110,8 @@ int mpconn_peer_address(const mpconn *c, char *buf, size_t size) {
   if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
     return errno == ENOTSOCK ? MPCONN_EINVAL : -errno;
   /* A Unix client without a name, as Python's last_accepted gives it. */
-  if (ss.ss_family == AF_UNIX && len <= offsetof(struct sockaddr_un, sun_path)) {
+  if (ss.ss_family == AF_UNIX &&
+      len <= offsetof(struct sockaddr_un, sun_path)) {
     buf[0] = '\0';
     return 0;
   }

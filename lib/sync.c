@@ -47,8 +47,8 @@ bool mpconn__rlock_held(const pthread_mutex_t *m) {
 #ifdef __GLIBC__
   /* The futex word of a robust mutex holds its holder's thread ID; the
    * kernel clears it when the holder dies. */
-  uint32_t word = __atomic_load_n((const uint32_t *)&m->__data.__lock,
-                                  __ATOMIC_RELAXED);
+  uint32_t word =
+      __atomic_load_n((const uint32_t *)&m->__data.__lock, __ATOMIC_RELAXED);
   return (word & FUTEX_TID_MASK) == (uint32_t)gettid();
 #else
   (void)m;

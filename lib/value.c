@@ -226,8 +226,12 @@ static int recv_msg(mpconn *c, mpconn_msg **msg, int timeout_ms, bool raw) {
   if (rc < 0)
     return rc;
   struct rx_src r = {
-      .s = {.len = f.len, .hlen = f.hlen, .max_tree = c->max_decoded,
-            .raw = raw, .lent = f.own, .copy = rx_copy,
+      .s = {.len = f.len,
+            .hlen = f.hlen,
+            .max_tree = c->max_decoded,
+            .raw = raw,
+            .lent = f.own,
+            .copy = rx_copy,
             .commit = rx_commit},
       .c = c,
       .payload = f.payload,

@@ -40,7 +40,8 @@ static struct pollfd slot(const mpconn_wait_item *it, int k) {
     int rfd = c->rfd, wfd = c->wfd;
     short in = it->events & POLLIN, out = it->events & POLLOUT;
     if (k == 0 && in)
-      p = (struct pollfd){.fd = rfd, .events = (short)(in | (wfd == rfd ? out : 0))};
+      p = (struct pollfd){.fd = rfd,
+                          .events = (short)(in | (wfd == rfd ? out : 0))};
     else if (k == 0 && out)
       p = (struct pollfd){.fd = wfd, .events = POLLOUT};
     else if (k == 1 && in && out && wfd != rfd)
@@ -105,10 +106,9 @@ static int check_item(const mpconn_wait_item *it) {
       return MPCONN_ECLOSED;
     return (it->events & POLLOUT) && it->conn->wfd < 0 ? MPCONN_EREADONLY : 0;
   case MPCONN_WAIT_LISTENER:
-    return it->listener ? (mpconn_listener_fileno(it->listener) < 0
-                               ? MPCONN_ECLOSED
-                               : 0)
-                        : MPCONN_EINVAL;
+    return it->listener
+               ? (mpconn_listener_fileno(it->listener) < 0 ? MPCONN_ECLOSED : 0)
+               : MPCONN_EINVAL;
   case MPCONN_WAIT_FD:
     return 0;
   default:
