@@ -620,6 +620,11 @@ MPCONN_EXPORT bool mpconn_closed(const mpconn *c);
  * else — with a frame's bytes, more than their byte counts, more than the
  * kernel passed (MSG_CTRUNC), more than 8 waiting at once — are closed,
  * and the receive that meets them returns MPCONN_EBADFDS; none is leaked.
+ * One case cannot be told apart: descriptors sent with a frame, read by a
+ * read whose room ended on the frame's first byte, look like a
+ * descriptor's byte; when that byte does not count them, the connection
+ * fails for good (MPCONN_EBADFDS from every receive) rather than lose its
+ * place in the stream.
  */
 
 /**

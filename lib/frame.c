@@ -116,6 +116,30 @@ static void refuse_mark(struct mpconn_rx *rx) {
   rx->fds_refused = true;
 }
 
+/*
+ * The kernel hands descriptors out with the first read that reaches the
+ * write they came with, and ends that read at the end of that write — or
+ * where the read's room ends.  So when the room ended on the next byte,
+ * the descriptors may have come with more than it: a frame whose first
+ * byte the read took.  A byte that counts them is taken as the
+ * descriptors' byte, the way the protocol sends it (one byte alone); any
+ * other cannot be told from the start of a frame, and the connection
+ * fails (MPCONN_EBADFDS, for good) rather than guess where its messages
+ * begin.
+ */
+static bool place_lost(const struct mpconn_rx *rx) {
+  const struct mpconn__fdmark *m = &rx->marks[0];
+  return m->full &&
+         (m->truncated || rx->buf[rx->start] != (uint8_t)(m->n % 256));
+}
+
+/* Close the descriptors of the next byte, and fail the connection. */
+static int lose_place(struct mpconn_rx *rx) {
+  refuse_mark(rx);
+  rx->fds_refused = false;
+  return fail(rx, MPCONN_EBADFDS);
+}
+
 /* Marks before the next unread byte came inside frames already handed
  * out: refused. */
 static void drop_stale(struct mpconn_rx *rx) {
@@ -168,6 +192,7 @@ static ssize_t rx_read(mpconn *c, void *dst, size_t room, int64_t deadline) {
         m->pos = rx->nread + (uint64_t)n - 1;
         m->n = in.n;
         m->truncated = in.truncated;
+        m->full = in.full;
         memcpy(m->fds, in.fds, in.n * sizeof(int));
       }
     } else if (in.n) {
@@ -235,7 +260,7 @@ static int rx_step(mpconn *c, size_t limit, bool header_only) {
       drop_stale(rx);
       /* Descriptors come next: they are mpconn__rx_fds()'s. */
       if (rx->nmarks && rx->marks[0].pos == offset(rx))
-        return MPCONN_EFDPENDING;
+        return place_lost(rx) ? lose_place(rx) : MPCONN_EFDPENDING;
     }
     if (rx->fds_refused) /* cleared by the receive that reports it */
       return MPCONN_EBADFDS;
@@ -551,7 +576,9 @@ static int fd_step(mpconn *c) {
   }
   if (rx->start == rx->end)
     return 0;
-  return rx->nmarks && rx->marks[0].pos == offset(rx) ? 1 : MPCONN_ENOFD;
+  if (!rx->nmarks || rx->marks[0].pos != offset(rx))
+    return MPCONN_ENOFD;
+  return place_lost(rx) ? lose_place(rx) : 1;
 }
 
 int mpconn__rx_fds(mpconn *c, int *fds, unsigned *n, int timeout_ms) {

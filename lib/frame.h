@@ -52,6 +52,8 @@ struct mpconn__fdmark {
   uint64_t pos;
   unsigned n;
   bool truncated;
+  bool full; /* the read ended because its room did, maybe inside the
+                bytes the descriptors came with */
   int fds[MPCONN_FDS_PER_READ];
 };
 

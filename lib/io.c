@@ -98,6 +98,7 @@ ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
                          struct mpconn__fds_in *in) {
   in->n = 0;
   in->truncated = false;
+  in->full = false;
   /* Room for the descriptors of one message, aligned as cmsg wants. */
   union {
     char buf[CMSG_SPACE(sizeof(int) * MPCONN_FDS_PER_READ)];
@@ -123,6 +124,7 @@ ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
                  sizeof(int));
       }
       in->truncated = (m.msg_flags & MSG_CTRUNC) != 0;
+      in->full = (size_t)n == len;
       return n;
     }
     if (errno == EINTR)

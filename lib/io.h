@@ -55,12 +55,13 @@ ssize_t mpconn__read(int fd, bool sock, void *buf, size_t len,
 struct mpconn__fds_in {
   unsigned n;
   bool truncated; /* the kernel had more: MSG_CTRUNC */
+  bool full;      /* the read took all the room it had */
   int fds[MPCONN_FDS_PER_READ];
 };
 /* One recvmsg() on a Unix socket: as mpconn__read(), and the descriptors
  * that came with the bytes in *@in, all close-on-exec.  On Linux they came
  * with the last of the bytes: a read stops after the message that carried
- * them. */
+ * them, or where its room ends (in->full). */
 ssize_t mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
                          struct mpconn__fds_in *in);
 /* Send @iov (modified) carrying @n descriptors (SCM_RIGHTS) on Unix socket

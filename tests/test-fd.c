@@ -17,12 +17,12 @@
 static size_t script[64];
 static size_t nscript, next_read;
 
-ssize_t __real_mpconn__read_fds(int fd, void *buf, size_t len,
-                                int64_t deadline, struct mpconn__fds_in *in);
-ssize_t __wrap_mpconn__read_fds(int fd, void *buf, size_t len,
-                                int64_t deadline, struct mpconn__fds_in *in);
-ssize_t __wrap_mpconn__read_fds(int fd, void *buf, size_t len,
-                                int64_t deadline, struct mpconn__fds_in *in) {
+ssize_t __real_mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
+                                struct mpconn__fds_in *in);
+ssize_t __wrap_mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
+                                struct mpconn__fds_in *in);
+ssize_t __wrap_mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
+                                struct mpconn__fds_in *in) {
   if (nscript) {
     size_t k = script[next_read++ % nscript];
     if (k && k < len)
@@ -86,7 +86,9 @@ static void test_send_recv_fd(void **state) {
   uint8_t byte;
   char ctl[CMSG_SPACE(sizeof(int))];
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+  struct msghdr m = {.msg_iov = &iov,
+                     .msg_iovlen = 1,
+                     .msg_control = ctl,
                      .msg_controllen = sizeof(ctl)};
   assert_int_equal(recvmsg(mpconn_fileno(p[1]), &m, MSG_CMSG_CLOEXEC), 1);
   assert_int_equal(byte, 1);
@@ -160,7 +162,9 @@ static void send_raw_fds(int sock, const void *bytes, size_t len, int fd,
   char ctl[CMSG_SPACE(sizeof(many))];
   memset(ctl, 0, sizeof(ctl));
   struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
-  struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+  struct msghdr m = {.msg_iov = &iov,
+                     .msg_iovlen = 1,
+                     .msg_control = ctl,
                      .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
   struct cmsghdr *h = CMSG_FIRSTHDR(&m);
   h->cmsg_level = SOL_SOCKET;
@@ -257,6 +261,74 @@ static void test_hostile_descriptors(void **state) {
   assert_int_equal(count_fds(), fds + 1);
   mpconn_close(p[1]);
   assert_int_equal(count_fds(), fds - 1);
+  close(pfd[0]);
+  close(pfd[1]);
+}
+
+/*
+ * Descriptors with a frame's bytes, read one byte at a time: the read that
+ * takes them ends on the frame's first byte, which cannot be told from a
+ * descriptor's byte but does not count them.  The connection fails for
+ * good with MPCONN_EBADFDS (frame and descriptor receives alike) instead
+ * of losing its place in the stream, and the descriptors are closed.  With
+ * two-byte reads the same frame is refused on its own and the stream goes
+ * on.
+ */
+static void test_descriptors_with_a_cut_frame(void **state) {
+  mpconn **p = *state;
+  int raw = mpconn_fileno(p[0]);
+  int pfd[2];
+  make_pipe(pfd);
+  int fds = count_fds();
+  void *d;
+  size_t n;
+  int got;
+
+  script[0] = 2;
+  nscript = 1;
+  next_read = 0;
+  send_raw_fds(raw, "\x00\x00\x00\x02hi", 6, pfd[1], 1);
+  send_str(p[0], "next");
+  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000),
+                   MPCONN_EBADFDS);
+  assert_int_equal(count_fds(), fds);
+  expect_str(p[1], "next");
+
+  script[0] = 1;
+  send_raw_fds(raw, "\x00\x00\x00\x02hi", 6, pfd[1], 1);
+  send_str(p[0], "lost");
+  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000),
+                   MPCONN_EBADFDS);
+  assert_int_equal(count_fds(), fds);
+  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 0),
+                   MPCONN_EBADFDS);
+  assert_int_equal(mpconn_recv_fd(p[1], &got, 0), MPCONN_EBADFDS);
+  assert_int_equal(got, -1);
+  assert_int_equal(mpconn_poll(p[1], 0), 1);
+  no_script();
+  close(pfd[0]);
+  close(pfd[1]);
+}
+
+/* A byte that does not count its descriptor, read alone because reads are
+ * one byte: the same, and mpconn_recv_fd() says it too. */
+static void test_miscounted_byte_cut_reads(void **state) {
+  mpconn **p = *state;
+  int raw = mpconn_fileno(p[0]);
+  int pfd[2];
+  make_pipe(pfd);
+  int fds = count_fds();
+  script[0] = 1;
+  nscript = 1;
+  next_read = 0;
+  uint8_t two = 2;
+  send_raw_fds(raw, &two, 1, pfd[1], 1);
+  int got;
+  assert_int_equal(mpconn_recv_fd(p[1], &got, 5000), MPCONN_EBADFDS);
+  assert_int_equal(got, -1);
+  assert_int_equal(count_fds(), fds);
+  assert_int_equal(mpconn_recv_fd(p[1], &got, 0), MPCONN_EBADFDS);
+  no_script();
   close(pfd[0]);
   close(pfd[1]);
 }
@@ -376,6 +448,10 @@ int main(void) {
                                       pair_setup, pair_teardown),
       cmocka_unit_test_setup_teardown(test_hostile_descriptors, pair_setup,
                                       pair_teardown),
+      cmocka_unit_test_setup_teardown(test_descriptors_with_a_cut_frame,
+                                      pair_setup, pair_teardown),
+      cmocka_unit_test_setup_teardown(test_miscounted_byte_cut_reads,
+                                      pair_setup, pair_teardown),
       cmocka_unit_test(test_not_unix),
       cmocka_unit_test_setup_teardown(test_move_connection, pair_setup,
                                       pair_teardown),
