@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,8 +421,19 @@ static void run_step(const char *step) {
     die("unknown step");
 }
 
+/* Killed by the script, which gave up waiting: say where this side was. */
+static void on_term(int sig) {
+  static const char head[] = "fd-peer: terminated during step ";
+  (void)!write(2, head, sizeof(head) - 1);
+  (void)!write(2, peer_step, strlen(peer_step));
+  (void)!write(2, "\n", 1);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 int main(int argc, char **argv) {
   peer_name = "fd-peer";
+  signal(SIGTERM, on_term);
   if (argc < 2) {
     fprintf(stderr, "usage: MPCONN_FD=SPEC %s STEP...\n", argv[0]);
     return 2;

@@ -60,6 +60,19 @@ def _accept(listener, proc):
     return listener.accept()
 
 
+def stop(proc):
+    """End the peer if it still runs (it then says at which step), reap it
+    and say how it ended."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    print(f"fd-peer: exit status {proc.returncode}", file=sys.stderr)
+
+
 @contextlib.contextmanager
 def started(peer, transport, steps, stdin=subprocess.DEVNULL):
     """Start the peer with steps on a new connection; yield (conn, proc).
@@ -86,8 +99,7 @@ def started(peer, transport, steps, stdin=subprocess.DEVNULL):
                 try:
                     conn = _accept(listener, proc)
                 except BaseException:
-                    proc.kill()
-                    proc.wait()
+                    stop(proc)
                     raise
     else:
         raise ValueError(f"unknown transport {transport!r}")
@@ -95,10 +107,7 @@ def started(peer, transport, steps, stdin=subprocess.DEVNULL):
         yield conn, proc
         wait_ok(proc)
     except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        print(f"fd-peer: exit status {proc.returncode}", file=sys.stderr)
+        stop(proc)
         raise
     finally:
         conn.close()
