@@ -326,15 +326,16 @@ def move_c_to_py(peer, transport):
         conn.send_bytes(pattern(1, 0, PY_TAG))
 
 
-def move_py_socket_to_c(peer, transport):
+def move_py_socket_to_c(peer, transport, chunks=""):
     """Python send_handle() of one end of a multiprocessing.Pipe(), after
     receiving one message on it itself and with two waiting in it ->
     mpconn_recv_conn(), which meets it after a frame receive said
     MPCONN_EFDPENDING: C receives the two waiting messages in order, then
-    talks with Python's other end, which closes it (MPCONN_EOF)."""
-    steps = ["recv:3", "expect:EFDPENDING", "recv-conn:1", "recv:4",
-             "use:1", "recv:5", "recv:6", "send:7", "recv:8", "expect:EOF",
-             "close", "use:0", "fds", "send:1"]
+    talks with Python's other end, which closes it (MPCONN_EOF).  With
+    chunks, C's reads are cut to those sizes in turn (fd-peer's "chunks")."""
+    steps = [f"chunks:{chunks}", "recv:3", "expect:EFDPENDING", "recv-conn:1",
+             "recv:4", "use:1", "recv:5", "recv:6", "send:7", "recv:8",
+             "expect:EOF", "close", "use:0", "fds", "send:1"]
     with started(peer, transport, steps) as (conn, proc):
         here, there = multiprocessing.Pipe(duplex=True)
         here.send_bytes(pattern(2, 99, PY_TAG))
@@ -368,16 +369,27 @@ def move_py_pipe_to_c(peer, transport):
         expect_msg(conn, 1, 0, "C's last message")
 
 
-def bad_fds(peer, transport):
+def bad_fds(peer, transport, chunks=""):
     """Descriptors where none belong, each refused with MPCONN_EBADFDS and
-    closed (C's count of open descriptors is back each time), the stream
-    going on after: a whole frame sent with a descriptor (sendmsg) meets
-    mpconn_recv_bytes() and is dropped; reduction.sendfds() of two where
-    mpconn_recv_fd() takes one; a byte counting 2 for one descriptor;
-    three (sendfds()) where mpconn_recv_conn() takes at most two."""
-    steps = ["expect:EBADFDS", "fds", "recv:4", "expect-fd:EBADFDS", "fds",
-             "recv:5", "expect-fd:EBADFDS", "fds", "recv:6",
-             "expect-conn:EBADFDS", "fds", "recv:7", "send:1"]
+    closed, the stream going on after: a whole frame sent with a
+    descriptor (sendmsg) meets mpconn_recv_bytes() and is dropped;
+    reduction.sendfds() of two where mpconn_recv_fd() takes one; a byte
+    counting 2 for one descriptor; three (sendfds()) where
+    mpconn_recv_conn() takes at most two.  C's count of open descriptors
+    is back after each, and at the end.
+
+    With chunks, C's reads are cut to those sizes in turn, and the count
+    is checked at the end only: a read that ends inside a frame may take
+    the next descriptors early, and the library rightly holds them.  The
+    first cut is 2 bytes or more: a read that takes only the first byte of
+    the frame sent with a descriptor makes it look like a descriptor's
+    byte (the receiver cannot tell them apart)."""
+    each = [] if chunks else ["fds"]
+    steps = ([f"chunks:{chunks}", "expect:EBADFDS"] + each +
+             ["recv:4", "expect-fd:EBADFDS"] + each +
+             ["recv:5", "expect-fd:EBADFDS"] + each +
+             ["recv:6", "expect-conn:EBADFDS"] + each +
+             ["recv:7", "fds", "send:1"])
     with started(peer, transport, steps) as (conn, proc):
         fd = memfile("stray")
         send_raw(conn, b"\x00\x00\x00\x02hi", [fd])
@@ -403,6 +415,10 @@ CASES = {
     "move-py-socket-to-c": move_py_socket_to_c,
     "move-py-pipe-to-c": move_py_pipe_to_c,
     "bad-fds": bad_fds,
+    "move-py-socket-to-c-chunked":
+        lambda peer, transport: move_py_socket_to_c(peer, transport, "2,1,3"),
+    "bad-fds-chunked": lambda peer, transport: bad_fds(peer, transport,
+                                                       "2,1,3"),
 }
 
 
