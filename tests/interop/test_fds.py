@@ -47,7 +47,10 @@ def count_fds():
 
 
 def _accept(listener, proc):
-    """The peer's connection, or why it did not come within WAIT s."""
+    """The peer's connection, or why it did not come within WAIT s.
+
+    Listener.accept() has no timeout: its listening socket (an attribute
+    of CPython 3.11 to 3.13's SocketListener) is polled first."""
     sock = listener._listener._socket
     deadline = time.monotonic() + WAIT
     while not select.select([sock], [], [], 0.2)[0]:
