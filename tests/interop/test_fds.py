@@ -385,8 +385,7 @@ def bad_fds(peer, transport, chunks=""):
     is checked at the end only: a read that ends inside a frame may take
     the next descriptors early, and the library rightly holds them.  The
     first cut is 2 bytes or more: a read that takes only the first byte of
-    the frame sent with a descriptor makes it look like a descriptor's
-    byte (the receiver cannot tell them apart)."""
+    the frame sent with a descriptor is bad_fds_cut_frame's case."""
     each = [] if chunks else ["fds"]
     steps = ([f"chunks:{chunks}", "expect:EBADFDS"] + each +
              ["recv:4", "expect-fd:EBADFDS"] + each +
@@ -409,6 +408,23 @@ def bad_fds(peer, transport, chunks=""):
         expect_msg(conn, 1, 0, "C's last message")
 
 
+def bad_fds_cut_frame(peer, transport):
+    """A frame sent with a descriptor, read one byte at a time: the read
+    that takes the descriptor ends on the frame's first byte, which cannot
+    be told from a descriptor's byte and does not count it.  C's
+    connection fails for good: MPCONN_EBADFDS from frame and descriptor
+    receives alike, the descriptor closed (the count of open descriptors
+    is back), and C can still send."""
+    steps = ["chunks:1", "expect:EBADFDS", "expect:EBADFDS",
+             "expect-fd:EBADFDS", "fds", "send:1"]
+    with started(peer, transport, steps) as (conn, proc):
+        fd = memfile("stray")
+        send_raw(conn, b"\x00\x00\x00\x02hi", [fd])
+        conn.send_bytes(pattern(4, 0, PY_TAG))
+        os.close(fd)
+        expect_msg(conn, 1, 0, "C's last message")
+
+
 CASES = {
     "py-to-c": py_to_c,
     "c-to-py": c_to_py,
@@ -422,6 +438,7 @@ CASES = {
         lambda peer, transport: move_py_socket_to_c(peer, transport, "2,1,3"),
     "bad-fds-chunked": lambda peer, transport: bad_fds(peer, transport,
                                                        "2,1,3"),
+    "bad-fds-cut-frame": bad_fds_cut_frame,
 }
 
 
