@@ -154,6 +154,8 @@ static void run_table(struct bench_table *t, bool quick) {
     break;
   case BENCH_64MIB:
     ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
+    ROW(t, "mpconn recv_bytes_into",
+        bench_row_mpconn(r, k, BENCH_MPCONN_INTO, n));
     ROW(t, "mpconn shm", bench_row_shm(r, k, BENCH_SHM, n));
     ROW(t, "mpconn shm, every page read",
         bench_row_shm(r, k, BENCH_SHM_PAGES, n));
