@@ -20,15 +20,19 @@ enum bench_kind {
   BENCH_SMALL,     /* ["spam", i, "eggs"], one way */
   BENCH_ROUNDTRIP, /* the same value, sent back by the peer */
   BENCH_1MIB,      /* 1 MiB of bytes, one way */
+  BENCH_64MIB,     /* 64 MiB of bytes, one way */
   BENCH_MIXED,     /* [i, bin] with bin sizes from 10 B to 100 KiB */
   BENCH_QUEUE,     /* ["spam", i, "eggs"], four producers, one consumer */
   BENCH_SHARED,    /* one shared counter, four processes adding under a lock */
   BENCH_SERVER,    /* one server, BENCH_CLIENTS clients making round trips */
+  BENCH_FDPASS,    /* one open descriptor per message, one way */
   BENCH_NKINDS,
 };
 
 /* Payload of every message of the 1 MiB workload. */
 #define BENCH_BIG_SIZE ((size_t)1024 * 1024)
+/* Payload of every message of the 64 MiB workload. */
+#define BENCH_HUGE_SIZE ((size_t)64 * 1024 * 1024)
 /* Bounds of the mixed workload's bin sizes. */
 #define BENCH_MIXED_MIN ((size_t)10)
 #define BENCH_MIXED_MAX ((size_t)100 * 1024)
@@ -63,9 +67,18 @@ void bench_pack_mixed(msgpack_packer *pk, uint64_t i, const uint8_t *body,
                       size_t size);
 bool bench_check_mixed(const msgpack_object *v, uint64_t i, size_t size);
 
+/* The payload size of the bytes workloads (1mib, 64mib); 0 for others. */
+size_t bench_bytes_size(enum bench_kind k);
+/* A payload of workload @k (1mib or 64mib): the pattern repeated, made
+ * once in the process that asks; bench_fail() when out of memory. */
+const uint8_t *bench_bytes_payload(enum bench_kind k);
+/* Fill @p with the first @len bytes of the repeated pattern. */
+void bench_fill_bytes(uint8_t *p, size_t len);
 /* Check a 1 MiB payload's length and two of its bytes; bench_fail() when
  * they are wrong. */
 void bench_check_bytes(const uint8_t *p, size_t len);
+/* The same for a payload of workload @k: its length, first and last byte. */
+void bench_check_sized(enum bench_kind k, const uint8_t *p, size_t len);
 /*
  * Check message @i of workload @k received as @len bytes at @p, decoding
  * it with msgpack-c into @up (1 MiB payloads are bytes, the others values;
@@ -85,10 +98,10 @@ uint64_t bench_payload_bytes(enum bench_kind k, uint64_t n);
 
 struct bench_result {
   char row[48];
-  char status[160];  /* "" when measured; "skipped: ..." or "error: ..." */
-  uint64_t messages; /* messages, round trips or items */
-  double seconds;    /* first send to last receive */
-  uint64_t bytes;    /* payload bytes carried one way */
+  char status[160];    /* "" when measured; "skipped: ..." or "error: ..." */
+  uint64_t messages;   /* messages, round trips or items */
+  double seconds;      /* first send to last receive */
+  uint64_t bytes;      /* payload bytes carried one way */
   double rss_send_mib; /* peak RSS of the sender (largest of several) */
   double rss_recv_mib; /* of the receiver */
 };
@@ -113,7 +126,7 @@ void bench_error(struct bench_result *r, const char *fmt, ...)
 typedef void (*bench_role)(void *arg, int index);
 
 struct bench_roles {
-  int senders;       /* sender processes, with index 0 .. senders-1 */
+  int senders; /* sender processes, with index 0 .. senders-1 */
   bench_role sender;
   bench_role receiver; /* one process, index 0 */
 };
@@ -181,8 +194,23 @@ enum bench_server_variant {
 void bench_row_server(struct bench_result *r, enum bench_server_variant v,
                       uint64_t n);
 
-/* @variant: "pickle", "msgpack", "bytes", "queue" or "value", as
- * python_bench.py takes it. */
+/* The shared-memory rows of 1mib and 64mib (rows-shm.c). */
+enum bench_shm_variant {
+  BENCH_SHM,       /* mpconn_shm_send(), mpconn_recv_raw(), two bytes read */
+  BENCH_SHM_PAGES, /* the same, one byte of every page read */
+};
+void bench_row_shm(struct bench_result *r, enum bench_kind k,
+                   enum bench_shm_variant v, uint64_t n);
+
+/* The fdpass workload (rows-fd.c): n descriptors passed one way. */
+enum bench_fd_variant {
+  BENCH_FD_MPCONN, /* mpconn_send_fd() and mpconn_recv_fd() */
+  BENCH_FD_HAND,   /* sendmsg() and recvmsg() with SCM_RIGHTS by hand */
+};
+void bench_row_fd(struct bench_result *r, enum bench_fd_variant v, uint64_t n);
+
+/* @variant: "pickle", "msgpack", "bytes", "shm", "queue", "value" or
+ * "handle", as python_bench.py takes it. */
 void bench_row_python(struct bench_result *r, enum bench_kind k,
                       const char *variant, uint64_t n);
 

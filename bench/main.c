@@ -19,15 +19,17 @@
 /* Messages per C row, full and --quick; the Python rows take fewer and
  * are reported per second like the others. */
 static const uint64_t counts[BENCH_NKINDS][2] = {
-    [BENCH_SMALL] = {1000000, 50000},  [BENCH_ROUNDTRIP] = {100000, 5000},
-    [BENCH_1MIB] = {2000, 200},        [BENCH_MIXED] = {100000, 5000},
-    [BENCH_QUEUE] = {2000000, 20000},  [BENCH_SHARED] = {4000000, 200000},
-    [BENCH_SERVER] = {200000, 6400},
+    [BENCH_SMALL] = {1000000, 50000},   [BENCH_ROUNDTRIP] = {100000, 5000},
+    [BENCH_1MIB] = {2000, 200},         [BENCH_64MIB] = {32, 4},
+    [BENCH_MIXED] = {100000, 5000},     [BENCH_QUEUE] = {2000000, 20000},
+    [BENCH_SHARED] = {4000000, 200000}, [BENCH_SERVER] = {200000, 6400},
+    [BENCH_FDPASS] = {200000, 5000},
 };
 static const uint64_t python_counts[BENCH_NKINDS][2] = {
-    [BENCH_SMALL] = {200000, 10000},   [BENCH_ROUNDTRIP] = {50000, 2500},
-    [BENCH_1MIB] = {1000, 100},        [BENCH_MIXED] = {20000, 1000},
-    [BENCH_QUEUE] = {200000, 20000},   [BENCH_SHARED] = {200000, 20000},
+    [BENCH_SMALL] = {200000, 10000},  [BENCH_ROUNDTRIP] = {50000, 2500},
+    [BENCH_1MIB] = {1000, 100},       [BENCH_64MIB] = {16, 2},
+    [BENCH_MIXED] = {20000, 1000},    [BENCH_QUEUE] = {200000, 20000},
+    [BENCH_SHARED] = {200000, 20000}, [BENCH_FDPASS] = {50000, 2000},
 };
 
 static bool progress;
@@ -42,7 +44,8 @@ static void usage(FILE *f) {
           "  --quick   fewer messages (a smoke test; ratios are noisier)\n"
           "  --json    print the results as one JSON document\n"
           "  --only    run only these workloads: small, roundtrip, 1mib,\n"
-          "            mixed, queue, shared, server (default: all)\n"
+          "            64mib, mixed, queue, shared, server, fdpass\n"
+          "            (default: all)\n"
           "  --row     run only the row of that name, e.g. 'mpconn batched'\n"
           "            (for profiling one row)\n"
           "  --rounds  run every row N times, one after the other, and keep\n"
@@ -88,10 +91,10 @@ static void keep(struct bench_table *t, const struct bench_result *r) {
     old->rss_recv_mib = recv;
     return;
   }
-  double send = old->rss_send_mib > r->rss_send_mib ? old->rss_send_mib
-                                                    : r->rss_send_mib;
-  double recv = old->rss_recv_mib > r->rss_recv_mib ? old->rss_recv_mib
-                                                    : r->rss_recv_mib;
+  double send =
+      old->rss_send_mib > r->rss_send_mib ? old->rss_send_mib : r->rss_send_mib;
+  double recv =
+      old->rss_recv_mib > r->rss_recv_mib ? old->rss_recv_mib : r->rss_recv_mib;
   if (r->seconds / (double)r->messages < old->seconds / (double)old->messages)
     *old = *r;
   old->rss_send_mib = send;
@@ -145,7 +148,21 @@ static void run_table(struct bench_table *t, bool quick) {
     ROW(t, "mpconn recv_bytes_into",
         bench_row_mpconn(r, k, BENCH_MPCONN_INTO, n));
     ROW(t, "mpconn values", bench_row_mpconn(r, k, BENCH_MPCONN_VALUES, n));
+    ROW(t, "mpconn shm", bench_row_shm(r, k, BENCH_SHM, n));
+    ROW(t, "mpconn shm, every page read",
+        bench_row_shm(r, k, BENCH_SHM_PAGES, n));
     break;
+  case BENCH_64MIB:
+    ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
+    ROW(t, "mpconn recv_bytes_into",
+        bench_row_mpconn(r, k, BENCH_MPCONN_INTO, n));
+    ROW(t, "mpconn shm", bench_row_shm(r, k, BENCH_SHM, n));
+    ROW(t, "mpconn shm, every page read",
+        bench_row_shm(r, k, BENCH_SHM_PAGES, n));
+    ROW(t, "raw", bench_row_raw(r, k, false, n));
+    ROW(t, "python pipe send_bytes", bench_row_python(r, k, "bytes", npy));
+    ROW(t, "python shared_memory", bench_row_python(r, k, "shm", npy));
+    return;
   case BENCH_MIXED:
     ROW(t, "mpconn", bench_row_mpconn(r, k, BENCH_MPCONN, n));
     ROW(t, "mpconn batched", bench_row_mpconn(r, k, BENCH_MPCONN_BATCHED, n));
@@ -164,6 +181,11 @@ static void run_table(struct bench_table *t, bool quick) {
     ROW(t, "pthread robust mutex", bench_row_shared(r, BENCH_SHARED_MUTEX, n));
     ROW(t, "python Value get_lock", bench_row_python(r, k, "value", npy));
     return;
+  case BENCH_FDPASS:
+    ROW(t, "mpconn", bench_row_fd(r, BENCH_FD_MPCONN, n));
+    ROW(t, "hand-written", bench_row_fd(r, BENCH_FD_HAND, n));
+    ROW(t, "python send_handle", bench_row_python(r, k, "handle", npy));
+    return;
   case BENCH_NKINDS:
     return;
   }
@@ -173,8 +195,10 @@ static void run_table(struct bench_table *t, bool quick) {
   ROW(t, "zeromq", zmq_row(r, k, n));
   ROW(t, "python pipe pickle", bench_row_python(r, k, "pickle", npy));
   ROW(t, "python pipe msgpack", bench_row_python(r, k, "msgpack", npy));
-  if (k == BENCH_1MIB)
+  if (k == BENCH_1MIB) {
     ROW(t, "python pipe send_bytes", bench_row_python(r, k, "bytes", npy));
+    ROW(t, "python shared_memory", bench_row_python(r, k, "shm", npy));
+  }
 }
 
 /* "Linux 6.1.0-28-amd64 x86_64, 2 CPUs, AMD EPYC 7B13" */
@@ -197,15 +221,16 @@ static void describe_machine(char *buf, size_t size) {
     }
     fclose(f);
   }
-  snprintf(buf, size, "%s %s %s, %ld CPUs, %s", u.sysname, u.release,
-           u.machine, sysconf(_SC_NPROCESSORS_ONLN), model);
+  snprintf(buf, size, "%s %s %s, %ld CPUs, %s", u.sysname, u.release, u.machine,
+           sysconf(_SC_NPROCESSORS_ONLN), model);
 }
 
 static bool select_workloads(const char *list, bool chosen[BENCH_NKINDS]) {
   char copy[256];
   snprintf(copy, sizeof(copy), "%s", list);
   char *save = NULL;
-  for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+  for (char *w = strtok_r(copy, ",", &save); w;
+       w = strtok_r(NULL, ",", &save)) {
     enum bench_kind k = bench_kind_from_name(w);
     if (k == BENCH_NKINDS) {
       fprintf(stderr, "mpconn-bench: unknown workload '%s'\n", w);

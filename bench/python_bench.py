@@ -4,11 +4,18 @@
 
     python_bench.py WORKLOAD VARIANT COUNT
 
-WORKLOAD is small, roundtrip, 1mib, mixed, queue or shared; VARIANT is
-pickle (conn.send/conn.recv), msgpack (conn.send_bytes(msgpack.packb(obj))
-and msgpack.unpackb(conn.recv_bytes())), bytes (send_bytes/recv_bytes of the
-1 MiB payload), queue (multiprocessing.Queue) or value (shared: COUNT
-additions to one Value('i') by 4 processes, each under v.get_lock()).  Each role is a forked
+WORKLOAD is small, roundtrip, 1mib, 64mib, mixed, queue, shared or fdpass;
+VARIANT is pickle (conn.send/conn.recv), msgpack
+(conn.send_bytes(msgpack.packb(obj)) and msgpack.unpackb(conn.recv_bytes())),
+bytes (send_bytes/recv_bytes of the 1 MiB or 64 MiB payload), shm (1mib,
+64mib: a new multiprocessing.shared_memory.SharedMemory per message, filled
+by the sender, its name sent with conn.send(); the receiver attaches by
+name, checks the length, first and last byte, closes and unlinks it),
+queue (multiprocessing.Queue), value (shared: COUNT additions to one
+Value('i') by 4 processes, each under v.get_lock()) or handle (fdpass:
+multiprocessing.reduction.send_handle() of one open descriptor, COUNT
+times; the receiver recv_handle()s and os.close()s each).  Each role is a
+forked
 multiprocessing.Process; a barrier starts them together; the time runs from
 the first send (CLOCK_MONOTONIC, the clock the C rows use) to the last
 receive.  Prints one JSON line: messages, seconds, and the peak RSS of the
@@ -18,14 +25,21 @@ sending and receiving processes in KiB; or {"skipped": why} or
 
 import json
 import multiprocessing
+import os
 import resource
 import signal
 import sys
 import time
+from multiprocessing import resource_tracker
+from multiprocessing.reduction import recv_handle, send_handle
+from multiprocessing.shared_memory import SharedMemory
 
+KINDS = ("small", "roundtrip", "1mib", "64mib", "mixed", "queue", "shared",
+         "fdpass")
 PRODUCERS = 4
 COUNTERS = 4
 BIG_SIZE = 1024 * 1024
+BYTES_SIZES = {"1mib": BIG_SIZE, "64mib": 64 * BIG_SIZE}
 MIXED_MIN = 10
 MIXED_MAX = 100 * 1024
 MIXED_SEED = 0x9E3779B97F4A7C15
@@ -63,7 +77,11 @@ def report(results, role, index, stamp):
 def send_side(kind, variant, n, conn, barrier, results):
     signal.alarm(CHILD_TIMEOUT_S)
     send, send_bytes = conn.send, conn.send_bytes
-    big = pattern(BIG_SIZE) if kind == "1mib" else None
+    size = BYTES_SIZES.get(kind, 0)
+    big = pattern(size) if size else None
+    if kind == "fdpass":
+        passed = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        pid = os.getppid()  # not used on POSIX
     payload = pattern(MIXED_MAX) if kind == "mixed" else None
     sizes = list(mixed_sizes(n)) if kind == "mixed" else None
     barrier.wait()
@@ -85,7 +103,13 @@ def send_side(kind, variant, n, conn, barrier, results):
                 v = unpackb(recv_bytes())
             if v != ["spam", i, "eggs"]:
                 raise ValueError(f"reply {i} is wrong: {v!r}")
-    elif kind == "1mib":
+    elif size and variant == "shm":
+        for _ in range(n):
+            shm = SharedMemory(create=True, size=size)
+            shm.buf[:size] = big
+            send(shm.name)
+            shm.close()  # the receiver unlinks it
+    elif size:
         for _ in range(n):
             if variant == "pickle":
                 send(big)
@@ -99,6 +123,9 @@ def send_side(kind, variant, n, conn, barrier, results):
                 send([i, payload[:size]])
             else:
                 send_bytes(packb([i, payload[:size]]))
+    elif kind == "fdpass":
+        for _ in range(n):
+            send_handle(conn, passed, pid)
     report(results, "send", 0, start)
     if kind == "roundtrip":
         report(results, "end", 0, time.monotonic_ns())
@@ -108,6 +135,10 @@ def recv_side(kind, variant, n, conn, barrier, results):
     signal.alarm(CHILD_TIMEOUT_S)
     recv, recv_bytes, send = conn.recv, conn.recv_bytes, conn.send
     sizes = list(mixed_sizes(n)) if kind == "mixed" else None
+    size = BYTES_SIZES.get(kind, 0)
+    first, last = 0, (size - 1) % 256  # pattern(size)[0], [-1]
+    if kind == "fdpass":
+        null = os.stat(os.devnull)
     barrier.wait()
     if kind == "small":
         for i in range(n):
@@ -120,7 +151,17 @@ def recv_side(kind, variant, n, conn, barrier, results):
                 send(recv())
             else:
                 conn.send_bytes(packb(unpackb(recv_bytes())))
-    elif kind == "1mib":
+    elif size and variant == "shm":
+        for _ in range(n):
+            shm = SharedMemory(name=recv())
+            buf = shm.buf
+            ok = len(buf) == size and buf[0] == first and buf[-1] == last
+            del buf
+            shm.close()
+            shm.unlink()
+            if not ok:
+                raise ValueError("wrong bytes received")
+    elif size:
         for _ in range(n):
             if variant == "pickle":
                 v = recv()
@@ -128,13 +169,21 @@ def recv_side(kind, variant, n, conn, barrier, results):
                 v = unpackb(recv_bytes())
             else:
                 v = recv_bytes()
-            if len(v) != BIG_SIZE:
+            if len(v) != size or v[0] != first or v[-1] != last:
                 raise ValueError("wrong bytes received")
     elif kind == "mixed":
         for i, size in enumerate(sizes):
             v = recv() if variant == "pickle" else unpackb(recv_bytes())
             if v[0] != i or len(v[1]) != size:
                 raise ValueError(f"message {i} is wrong")
+    elif kind == "fdpass":
+        for i in range(n):
+            fd = recv_handle(conn)
+            if i == 0 or i == n - 1:
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != (null.st_dev, null.st_ino):
+                    raise ValueError(f"descriptor {i} is not the one sent")
+            os.close(fd)
     end = time.monotonic_ns()
     if kind != "roundtrip":
         report(results, "end", 0, end)
@@ -201,6 +250,11 @@ def run(kind, variant, n):
                                  args=(n, q, barrier, results)))
         reports = PRODUCERS + 2
     else:
+        if variant == "shm":
+            # Started here, so that both processes share it: the sender's
+            # SharedMemory registers each name, the receiver's unlink()
+            # unregisters it.
+            resource_tracker.ensure_running()
         a, b = ctx.Pipe()  # duplex: a socketpair
         barrier = ctx.Barrier(2)
         procs = [ctx.Process(target=send_side,
@@ -237,6 +291,9 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     kind, variant, n = argv[1], argv[2], int(argv[3])
+    if kind not in KINDS:
+        print(json.dumps({"error": f"unknown workload {kind}"}))
+        return 0
     if variant == "msgpack":
         try:
             import msgpack

@@ -60,7 +60,9 @@ static double ratio(const struct bench_table *t, const struct bench_result *r,
 /* Targets                                                                  */
 /* ------------------------------------------------------------------------ */
 
-enum op { AT_LEAST, AT_MOST, RSS_WITHIN };
+/* RSS_WITHIN: each process's peak RSS at most bound MiB over the base
+ * row's; RECV_RSS_WITHIN: the receiver's only. */
+enum op { AT_LEAST, AT_MOST, RSS_WITHIN, RECV_RSS_WITHIN };
 
 struct target {
   const char *text;
@@ -72,24 +74,24 @@ struct target {
 };
 
 static const struct target targets[] = {
-    {"small: mpconn batched ≥ 1.0× raw batched", BENCH_SMALL,
-     "mpconn batched", "raw batched", AT_LEAST, 1.0},
+    {"small: mpconn batched ≥ 1.0× raw batched", BENCH_SMALL, "mpconn batched",
+     "raw batched", AT_LEAST, 1.0},
     {"small: mpconn batched ≥ 2× zeromq", BENCH_SMALL, "mpconn batched",
      "zeromq", AT_LEAST, 2.0},
     {"small: mpconn batched ≥ 50× Python (fastest Python row)", BENCH_SMALL,
      "mpconn batched", "python", AT_LEAST, 50.0},
-    {"small: mpconn (default) ≥ 2× raw", BENCH_SMALL, "mpconn", "raw",
-     AT_LEAST, 2.0},
+    {"small: mpconn (default) ≥ 2× raw", BENCH_SMALL, "mpconn", "raw", AT_LEAST,
+     2.0},
     {"small: a 60 s receive timeout ≥ 0.9× none (batched)", BENCH_SMALL,
      "mpconn batched, 60 s timeout", "mpconn batched", AT_LEAST, 0.9},
-    {"small: mpconn ring ≥ 10× raw (each message sent uncorked)",
-     BENCH_SMALL, "mpconn ring", "raw", AT_LEAST, 10.0},
+    {"small: mpconn ring ≥ 10× raw (each message sent uncorked)", BENCH_SMALL,
+     "mpconn ring", "raw", AT_LEAST, 10.0},
     {"small: mpconn ring ≥ 0.5× mpconn batched", BENCH_SMALL, "mpconn ring",
      "mpconn batched", AT_LEAST, 0.5},
-    {"roundtrip: mpconn latency ≤ 1.1× raw", BENCH_ROUNDTRIP, "mpconn",
-     "raw", AT_MOST, 1.1},
-    {"roundtrip: mpconn ring latency ≤ 1.0× raw (no spinning)",
-     BENCH_ROUNDTRIP, "mpconn ring", "raw", AT_MOST, 1.0},
+    {"roundtrip: mpconn latency ≤ 1.1× raw", BENCH_ROUNDTRIP, "mpconn", "raw",
+     AT_MOST, 1.1},
+    {"roundtrip: mpconn ring latency ≤ 1.0× raw (no spinning)", BENCH_ROUNDTRIP,
+     "mpconn ring", "raw", AT_MOST, 1.0},
     {"1mib: mpconn ≥ 0.9× raw throughput", BENCH_1MIB, "mpconn", "raw",
      AT_LEAST, 0.9},
     {"mixed: mpconn ring ≥ 1.5× raw", BENCH_MIXED, "mpconn ring", "raw",
@@ -98,19 +100,26 @@ static const struct target targets[] = {
      "mpconn", "raw", RSS_WITHIN, 4.0},
     {"queue: mpconn queue ≥ 20× Python multiprocessing.Queue", BENCH_QUEUE,
      "mpconn queue", "python queue", AT_LEAST, 20.0},
-    {"shared: mpconn value lock ≥ 0.9× hand-written robust mutex",
-     BENCH_SHARED, "mpconn value lock", "pthread robust mutex", AT_LEAST, 0.9},
+    {"shared: mpconn value lock ≥ 0.9× hand-written robust mutex", BENCH_SHARED,
+     "mpconn value lock", "pthread robust mutex", AT_LEAST, 0.9},
     {"shared: mpconn value lock ≥ 50× Python Value('i').get_lock()",
      BENCH_SHARED, "mpconn value lock", "python Value get_lock", AT_LEAST,
      50.0},
-    {"server: mpconn ≥ 0.9× hand-written epoll (round trips/s)",
-     BENCH_SERVER, "mpconn", "hand-written epoll", AT_LEAST, 0.9},
+    {"server: mpconn ≥ 0.9× hand-written epoll (round trips/s)", BENCH_SERVER,
+     "mpconn", "hand-written epoll", AT_LEAST, 0.9},
+    {"1mib: mpconn shm ≥ 2× raw throughput", BENCH_1MIB, "mpconn shm", "raw",
+     AT_LEAST, 2.0},
+    {"64mib: mpconn shm ≥ 4× raw throughput", BENCH_64MIB, "mpconn shm", "raw",
+     AT_LEAST, 4.0},
+    {"64mib: mpconn shm receiver's peak RSS within 64 MiB of raw's",
+     BENCH_64MIB, "mpconn shm", "raw", RECV_RSS_WITHIN, 64.0},
+    {"fdpass: mpconn ≥ 0.9× hand-written (descriptors/s)", BENCH_FDPASS,
+     "mpconn", "hand-written", AT_LEAST, 0.9},
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 
 /* The measured value of target @g, or NAN when its rows did not run. */
-static double evaluate(const struct bench_report *rep,
-                       const struct target *g) {
+static double evaluate(const struct bench_report *rep, const struct target *g) {
   const struct bench_table *t = NULL;
   for (size_t i = 0; i < rep->ntables; i++)
     if (rep->tables[i].kind == g->kind)
@@ -125,6 +134,8 @@ static double evaluate(const struct bench_report *rep,
   if (g->op == RSS_WITHIN)
     return fmax(r->rss_send_mib - base->rss_send_mib,
                 r->rss_recv_mib - base->rss_recv_mib);
+  if (g->op == RECV_RSS_WITHIN)
+    return r->rss_recv_mib - base->rss_recv_mib;
   return ratio(t, r, base);
 }
 
@@ -146,7 +157,13 @@ static const char *describe(enum bench_kind k) {
            "latencies (lower is better)";
   case BENCH_1MIB:
     return "1 MiB of bytes one way (mpconn rows: mpconn_send_bytes and "
-           "mpconn_recv_bytes, or as named)";
+           "mpconn_recv_bytes, or as named; shm rows: a new buffer per "
+           "message from mpconn_shm_new, filled, sent with mpconn_shm_send "
+           "and received in place with mpconn_recv_raw)";
+  case BENCH_64MIB:
+    return "64 MiB of bytes one way, rows as in 1mib; the receiver checks "
+           "each message's length, first and last byte (the shm rows map "
+           "the message and so read only those pages, unless named)";
   case BENCH_MIXED:
     return "`[i, bin]` one way, bin sizes from 10 B to 100 KiB (a fixed "
            "stream, as many in each octave)";
@@ -156,6 +173,11 @@ static const char *describe(enum bench_kind k) {
   case BENCH_SHARED:
     return "one shared counter, 4 processes each adding 1 while holding its "
            "lock; a message is one addition";
+  case BENCH_FDPASS:
+    return "one open descriptor per message, one way; the receiver closes "
+           "each one it gets; msg/s is descriptors per second, and "
+           "\"× hand-written\" the ratio to a hand-written sendmsg/recvmsg "
+           "SCM_RIGHTS loop (one byte and one descriptor per message)";
   case BENCH_SERVER:
     return "one server process, 64 client processes each sending "
            "`[\"spam\", i, \"eggs\"]` and waiting for it to come back; "
@@ -199,38 +221,54 @@ void bench_report_markdown_header(const struct bench_report *rep) {
   fflush(stdout);
 }
 
+/* The row a workload's ratios are taken to: "raw", except where no raw
+ * row exists. */
+static const char *base_row(enum bench_kind k) {
+  return k == BENCH_SERVER   ? "hand-written epoll"
+         : k == BENCH_FDPASS ? "hand-written"
+                             : "raw";
+}
+
+/* Whether a workload has a raw batched row to compare with too. */
+static bool has_batched(enum bench_kind k) {
+  return k != BENCH_SERVER && k != BENCH_FDPASS;
+}
+
 void bench_report_markdown_table(const struct bench_table *t) {
   bool server = t->kind == BENCH_SERVER;
   bool rt = t->kind == BENCH_ROUNDTRIP || server;
+  bool two = has_batched(t->kind);
+  const char *base = base_row(t->kind);
   printf("## %s\n\n%s.\n\n", bench_kind_name(t->kind), describe(t->kind));
-  printf("| row | %s | %s | %s | GB/s | peak RSS (MiB) %s | %s |\n",
+  printf("| row | %s | %s | %s | GB/s | peak RSS (MiB) %s | × %s |%s\n",
          rt ? "round trips" : "messages", rt ? "round trips/s" : "msg/s",
          rt ? "µs/round trip" : "µs/msg",
-         server ? "clients / server" : "send / recv",
-         server ? "× hand-written epoll" : "× raw | × raw batched");
-  printf("|---|---:|---:|---:|---:|---:|---:|%s\n", server ? "" : "---:|");
-  const struct bench_result *raw =
-      find(t, server ? "hand-written epoll" : "raw");
+         server ? "clients / server" : "send / recv", base,
+         two ? " × raw batched |" : "");
+  printf("|---|---:|---:|---:|---:|---:|---:|%s\n", two ? "---:|" : "");
+  const struct bench_result *raw = find(t, base);
   const struct bench_result *batched = find(t, "raw batched");
   for (size_t i = 0; i < t->nrows; i++) {
     const struct bench_result *r = &t->rows[i];
     if (!bench_measured(r)) {
-      printf("| %s | %s | | | | |%s\n", r->row, r->status,
-             server ? " |" : " | |");
+      printf("| %s | %s | | | | |%s\n", r->row, r->status, two ? " | |" : " |");
       continue;
     }
     char a[32], b[32];
     double us = us_per(r);
     printf("| %s | %s | %s | %.*f |", r->row, group(r->messages, a, sizeof(a)),
            group((uint64_t)llround(rate(r)), b, sizeof(b)),
-           us < 1 ? 3 : us < 100 ? 2 : 0, us);
-    if (rt)
+           us < 1     ? 3
+           : us < 100 ? 2
+                      : 0,
+           us);
+    if (rt || r->bytes == 0)
       printf(" — |");
     else
       printf(" %.3f |", gb_per_s(r));
     printf(" %.1f / %.1f |", r->rss_send_mib, r->rss_recv_mib);
     print_ratio(ratio(t, r, raw));
-    if (!server)
+    if (two)
       print_ratio(ratio(t, r, batched));
     printf("\n");
   }
@@ -245,7 +283,7 @@ void bench_report_markdown_targets(const struct bench_report *rep) {
     double v = evaluate(rep, g);
     if (isnan(v))
       printf("| %s | — | not measured |\n", g->text);
-    else if (g->op == RSS_WITHIN)
+    else if (g->op == RSS_WITHIN || g->op == RECV_RSS_WITHIN)
       printf("| %s | %+.1f MiB | %s |\n", g->text, v, met(g, v) ? "yes" : "no");
     else
       printf("| %s | %.2f× | %s |\n", g->text, v, met(g, v) ? "yes" : "no");
@@ -304,6 +342,9 @@ static void json_row(const struct bench_table *t, const struct bench_result *r,
     if (t->kind == BENCH_SERVER) {
       printf(", \"x_hand_written_epoll\": ");
       json_number(ratio(t, r, find(t, "hand-written epoll")));
+    } else if (t->kind == BENCH_FDPASS) {
+      printf(", \"x_hand_written\": ");
+      json_number(ratio(t, r, find(t, "hand-written")));
     } else {
       printf(", \"x_raw\": ");
       json_number(ratio(t, r, raw));
@@ -346,8 +387,7 @@ void bench_report_json(const struct bench_report *rep) {
     json_string(g->text);
     printf(", \"measured\": ");
     json_number(v);
-    printf(", \"met\": %s}",
-           isnan(v) ? "null" : met(g, v) ? "true" : "false");
+    printf(", \"met\": %s}", isnan(v) ? "null" : met(g, v) ? "true" : "false");
   }
   printf("]}\n");
   fflush(stdout);

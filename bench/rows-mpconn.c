@@ -15,7 +15,7 @@ struct mp_arg {
   enum bench_kind kind;
   enum bench_mpconn_variant variant;
   uint64_t n;
-  mpconn *rx, *tx;   /* the receiving and the sending end */
+  mpconn *rx, *tx; /* the receiving and the sending end */
   mpconn_queue *q;
 };
 
@@ -30,11 +30,11 @@ static void send_value(struct mp_arg *a, uint64_t i, const uint8_t *body,
     check(mpconn_sendf(a->tx, "[s, U, s]", "spam", i, "eggs"), "sendf");
     return;
   }
-  if (a->kind == BENCH_1MIB) {
+  if (bench_bytes_size(a->kind)) {
     /* A value held as a msgpack_object: its body is not copied. */
-    msgpack_object v = {.type = MSGPACK_OBJECT_BIN,
-                        .via.bin = {.size = (uint32_t)size,
-                                    .ptr = (const char *)body}};
+    msgpack_object v = {
+        .type = MSGPACK_OBJECT_BIN,
+        .via.bin = {.size = (uint32_t)size, .ptr = (const char *)body}};
     check(mpconn_send(a->tx, &v), "send");
     return;
   }
@@ -51,9 +51,10 @@ static void sender(void *arg, int index) {
   (void)index;
   struct mp_arg *a = arg;
   mpconn_free(a->rx);
-  const uint8_t *pattern = a->kind == BENCH_MIXED || a->kind == BENCH_1MIB
-                               ? bench_pattern()
-                               : NULL;
+  size_t size = bench_bytes_size(a->kind);
+  const uint8_t *pattern = size ? bench_bytes_payload(a->kind)
+                           : a->kind == BENCH_MIXED ? bench_pattern()
+                                                    : NULL;
   uint64_t state = BENCH_MIXED_SEED;
   bench_go();
   bool corked =
@@ -61,10 +62,10 @@ static void sender(void *arg, int index) {
   if (corked)
     check(mpconn_cork(a->tx, true), "cork");
   for (uint64_t i = 0; i < a->n; i++) {
-    if (a->kind == BENCH_1MIB && a->variant != BENCH_MPCONN_VALUES)
-      check(mpconn_send_bytes(a->tx, pattern, BENCH_BIG_SIZE), "send_bytes");
-    else if (a->kind == BENCH_1MIB)
-      send_value(a, i, pattern, BENCH_BIG_SIZE);
+    if (size && a->variant != BENCH_MPCONN_VALUES)
+      check(mpconn_send_bytes(a->tx, pattern, size), "send_bytes");
+    else if (size)
+      send_value(a, i, pattern, size);
     else
       send_value(a, i, pattern,
                  a->kind == BENCH_MIXED ? bench_mixed_next(&state) : 0);
@@ -78,27 +79,28 @@ static void receiver(void *arg, int index) {
   (void)index;
   struct mp_arg *a = arg;
   mpconn_free(a->tx);
+  size_t size = bench_bytes_size(a->kind);
   uint8_t *into = NULL;
-  if (a->variant == BENCH_MPCONN_INTO && !(into = malloc(BENCH_BIG_SIZE)))
+  if (a->variant == BENCH_MPCONN_INTO && !(into = malloc(size)))
     bench_fail("out of memory");
   uint64_t state = BENCH_MIXED_SEED;
   /* A finite timeout must cost nothing while messages are buffered. */
   int timeout = a->variant == BENCH_MPCONN_TIMED ? 60000 : -1;
   bench_go();
   for (uint64_t i = 0; i < a->n; i++) {
-    if (a->kind == BENCH_1MIB && a->variant == BENCH_MPCONN_INTO) {
+    if (size && a->variant == BENCH_MPCONN_INTO) {
       size_t len;
-      check(mpconn_recv_bytes_into(a->rx, into, BENCH_BIG_SIZE, 0, &len, -1),
+      check(mpconn_recv_bytes_into(a->rx, into, size, 0, &len, -1),
             "recv_bytes_into");
-      bench_check_bytes(into, len);
+      bench_check_sized(a->kind, into, len);
       continue;
     }
-    if (a->kind == BENCH_1MIB && a->variant != BENCH_MPCONN_VALUES) {
+    if (size && a->variant != BENCH_MPCONN_VALUES) {
       void *data;
       size_t len;
       check(mpconn_recv_bytes(a->rx, &data, &len, MPCONN_UNLIMITED, -1),
             "recv_bytes");
-      bench_check_bytes(data, len);
+      bench_check_sized(a->kind, data, len);
       free(data);
       continue;
     }
@@ -108,10 +110,11 @@ static void receiver(void *arg, int index) {
     bool ok;
     if (a->kind == BENCH_MIXED) {
       ok = bench_check_mixed(v, i, bench_mixed_next(&state));
-    } else if (a->kind == BENCH_1MIB) {
+    } else if (size) {
       ok = v->type == MSGPACK_OBJECT_BIN;
       if (ok)
-        bench_check_bytes((const uint8_t *)v->via.bin.ptr, v->via.bin.size);
+        bench_check_sized(a->kind, (const uint8_t *)v->via.bin.ptr,
+                          v->via.bin.size);
     } else {
       ok = bench_check_small(v, i);
     }
@@ -201,20 +204,20 @@ static void consumer(void *arg, int index) {
 void bench_row_mpconn(struct bench_result *r, enum bench_kind k,
                       enum bench_mpconn_variant v, uint64_t n) {
   struct mp_arg a = {.kind = k, .variant = v, .n = n};
-  struct bench_roles roles = {.senders = 1, .sender = sender,
-                              .receiver = receiver};
+  struct bench_roles roles = {
+      .senders = 1, .sender = sender, .receiver = receiver};
   int rc;
   if (k == BENCH_QUEUE) {
     rc = mpconn_queue_new(&a.q, 0);
-    roles = (struct bench_roles){.senders = BENCH_PRODUCERS,
-                                 .sender = producer, .receiver = consumer};
+    roles = (struct bench_roles){
+        .senders = BENCH_PRODUCERS, .sender = producer, .receiver = consumer};
   } else {
     rc = v == BENCH_MPCONN_RING
              ? mpconn_pipe_ex(&a.rx, &a.tx, MPCONN_PIPE_RING, 0)
              : mpconn_pipe(&a.rx, &a.tx, v != BENCH_MPCONN_PIPE);
     if (k == BENCH_ROUNDTRIP)
-      roles = (struct bench_roles){.senders = 1, .sender = rt_client,
-                                   .receiver = rt_server};
+      roles = (struct bench_roles){
+          .senders = 1, .sender = rt_client, .receiver = rt_server};
   }
   if (rc < 0) {
     bench_error(r, "%s", mpconn_strerror(rc));

@@ -64,7 +64,7 @@ static int buf_write(void *data, const char *src, size_t n) {
   return 0;
 }
 
-/* Pack message i of the workload (not the 1 MiB bytes one). */
+/* Pack message i of the workload (not the bytes ones). */
 static void pack(const struct raw_arg *a, msgpack_packer *pk, uint64_t i,
                  uint64_t *state) {
   if (a->kind == BENCH_MIXED)
@@ -86,17 +86,18 @@ static void plain_sender(void *arg, int index) {
   msgpack_sbuffer_init(&sb);
   msgpack_packer pk;
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  if (a->kind == BENCH_1MIB) {
+  size_t size = bench_bytes_size(a->kind);
+  if (size) {
     /* The payload is made once; each message is one write of it. */
     msgpack_sbuffer_write(&sb, "\0\0\0\0", 4);
-    msgpack_sbuffer_write(&sb, (const char *)bench_pattern(),
-                          BENCH_BIG_SIZE);
-    put_be32((uint8_t *)sb.data, BENCH_BIG_SIZE);
+    msgpack_sbuffer_write(&sb, (const char *)bench_bytes_payload(a->kind),
+                          size);
+    put_be32((uint8_t *)sb.data, size);
   }
   uint64_t state = BENCH_MIXED_SEED;
   bench_go();
   for (uint64_t i = 0; i < a->n; i++) {
-    if (a->kind != BENCH_1MIB) {
+    if (!size) {
       msgpack_sbuffer_clear(&sb);
       msgpack_sbuffer_write(&sb, "\0\0\0\0", 4);
       pack(a, &pk, i, &state);
@@ -232,16 +233,17 @@ static void batch_sender(void *arg, int index) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, &b, buf_write);
   uint64_t state = BENCH_MIXED_SEED;
-  const uint8_t *pattern = bench_pattern();
+  size_t size = bench_bytes_size(a->kind);
+  const uint8_t *payload = size ? bench_bytes_payload(a->kind) : NULL;
   bench_go();
   for (uint64_t i = 0; i < a->n; i++) {
-    if (a->kind == BENCH_1MIB) {
+    if (size) {
       uint8_t hdr[4];
-      put_be32(hdr, BENCH_BIG_SIZE);
+      put_be32(hdr, size);
       struct iovec iov[3] = {
           {.iov_base = b.p, .iov_len = b.len},
           {.iov_base = hdr, .iov_len = 4},
-          {.iov_base = (void *)pattern, .iov_len = BENCH_BIG_SIZE},
+          {.iov_base = (void *)payload, .iov_len = size},
       };
       writev_all(fd, b.len ? iov : iov + 1, b.len ? 3 : 2);
       b.len = 0;

@@ -9,9 +9,10 @@
 
 static const char *const kind_names[BENCH_NKINDS] = {
     [BENCH_SMALL] = "small",   [BENCH_ROUNDTRIP] = "roundtrip",
-    [BENCH_1MIB] = "1mib",     [BENCH_MIXED] = "mixed",
-    [BENCH_QUEUE] = "queue",   [BENCH_SHARED] = "shared",
-    [BENCH_SERVER] = "server",
+    [BENCH_1MIB] = "1mib",     [BENCH_64MIB] = "64mib",
+    [BENCH_MIXED] = "mixed",   [BENCH_QUEUE] = "queue",
+    [BENCH_SHARED] = "shared", [BENCH_SERVER] = "server",
+    [BENCH_FDPASS] = "fdpass",
 };
 
 const char *bench_kind_name(enum bench_kind k) {
@@ -37,6 +38,32 @@ const uint8_t *bench_pattern(void) {
     }
     for (size_t i = 0; i < BENCH_BIG_SIZE; i++)
       p[i] = (uint8_t)(i * 131 + (i >> 8));
+  }
+  return p;
+}
+
+size_t bench_bytes_size(enum bench_kind k) {
+  return k == BENCH_1MIB    ? BENCH_BIG_SIZE
+         : k == BENCH_64MIB ? BENCH_HUGE_SIZE
+                            : 0;
+}
+
+void bench_fill_bytes(uint8_t *p, size_t len) {
+  const uint8_t *pattern = bench_pattern();
+  for (size_t o = 0; o < len; o += BENCH_BIG_SIZE)
+    memcpy(p + o, pattern, len - o < BENCH_BIG_SIZE ? len - o : BENCH_BIG_SIZE);
+}
+
+const uint8_t *bench_bytes_payload(enum bench_kind k) {
+  if (k != BENCH_64MIB)
+    return bench_pattern();
+  /* Made lazily, as the pattern, so that only the rows that send it count
+   * it in their RSS. */
+  static uint8_t *p;
+  if (!p) {
+    if (!(p = malloc(BENCH_HUGE_SIZE)))
+      bench_fail("out of memory");
+    bench_fill_bytes(p, BENCH_HUGE_SIZE);
   }
   return p;
 }
@@ -94,8 +121,8 @@ bool bench_check_mixed(const msgpack_object *v, uint64_t i, size_t size) {
   const msgpack_object *a = v->via.array.ptr;
   return a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER && a[0].via.u64 == i &&
          a[1].type == MSGPACK_OBJECT_BIN && a[1].via.bin.size == size &&
-         (size == 0 || (uint8_t)a[1].via.bin.ptr[size - 1] ==
-                           bench_pattern()[size - 1]);
+         (size == 0 ||
+          (uint8_t)a[1].via.bin.ptr[size - 1] == bench_pattern()[size - 1]);
 }
 
 /* msgpack-c's write callback for counting only. */
@@ -123,13 +150,15 @@ uint64_t bench_payload_bytes(enum bench_kind k, uint64_t n) {
       bench_pack_small(&pk, i / BENCH_CLIENTS);
       break;
     case BENCH_1MIB:
-      total += BENCH_BIG_SIZE;
+    case BENCH_64MIB:
+      total += bench_bytes_size(k);
       break;
     case BENCH_MIXED:
       /* Only the sizes matter: the body is never read. */
       bench_pack_mixed(&pk, i, none, bench_mixed_next(&state));
       break;
     case BENCH_SHARED: /* additions carry no payload */
+    case BENCH_FDPASS: /* nor do descriptors */
     case BENCH_NKINDS:
       break;
     }
@@ -168,11 +197,19 @@ void bench_check_bytes(const uint8_t *p, size_t len) {
     bench_fail("wrong bytes received");
 }
 
+void bench_check_sized(enum bench_kind k, const uint8_t *p, size_t len) {
+  size_t size = bench_bytes_size(k);
+  const uint8_t *pattern = bench_pattern();
+  if (len != size || p[0] != pattern[0] ||
+      p[len - 1] != pattern[(len - 1) % BENCH_BIG_SIZE])
+    bench_fail("wrong bytes received");
+}
+
 void bench_check_payload(enum bench_kind k, msgpack_unpacked *up,
                          const uint8_t *p, size_t len, uint64_t i,
                          uint64_t *state) {
-  if (k == BENCH_1MIB) {
-    bench_check_bytes(p, len);
+  if (k == BENCH_1MIB || k == BENCH_64MIB) {
+    bench_check_sized(k, p, len);
     return;
   }
   size_t off = 0;
