@@ -38,6 +38,9 @@ enum bench_kind {
 #define BENCH_MIXED_MAX ((size_t)100 * 1024)
 /* Producers of the queue workload. */
 #define BENCH_PRODUCERS 4
+/* The queue's wide row: 8 producers, 4 consumers. */
+#define BENCH_WIDE_PRODUCERS 8
+#define BENCH_WIDE_CONSUMERS 4
 /* Processes of the shared workload. */
 #define BENCH_COUNTERS 4
 /* Client processes of the server workload. */
@@ -156,18 +159,20 @@ int bench_socketpair(int fds[2]);
 /* ------------------------------------------------------------------------ */
 
 enum bench_mpconn_variant {
-  BENCH_MPCONN,         /* each send written at once */
-  BENCH_MPCONN_SENDF,   /* mpconn_sendf() */
-  BENCH_MPCONN_PIPE,    /* as BENCH_MPCONN over a pipe, not a socketpair */
-  BENCH_MPCONN_BATCHED, /* mpconn_cork() at the start, mpconn_flush() at
-                           the end */
-  BENCH_MPCONN_TIMED,   /* as BENCH_MPCONN_BATCHED, received with a 60 s
-                           timeout instead of none */
-  BENCH_MPCONN_RING,    /* as BENCH_MPCONN over a ring pair
-                           (mpconn_pipe_ex(..., MPCONN_PIPE_RING)) */
-  BENCH_MPCONN_INTO,    /* 1 MiB: mpconn_recv_bytes_into() */
-  BENCH_MPCONN_VALUES,  /* 1 MiB: bin values */
-  BENCH_MPCONN_QUEUE,   /* mpconn_queue_put()/mpconn_queue_get() */
+  BENCH_MPCONN,            /* each send written at once */
+  BENCH_MPCONN_SENDF,      /* mpconn_sendf() */
+  BENCH_MPCONN_PIPE,       /* as BENCH_MPCONN over a pipe, not a socketpair */
+  BENCH_MPCONN_BATCHED,    /* mpconn_cork() at the start, mpconn_flush() at
+                              the end */
+  BENCH_MPCONN_TIMED,      /* as BENCH_MPCONN_BATCHED, received with a 60 s
+                              timeout instead of none */
+  BENCH_MPCONN_RING,       /* as BENCH_MPCONN over a ring pair
+                              (mpconn_pipe_ex(..., MPCONN_PIPE_RING)) */
+  BENCH_MPCONN_INTO,       /* 1 MiB: mpconn_recv_bytes_into() */
+  BENCH_MPCONN_VALUES,     /* 1 MiB: bin values */
+  BENCH_MPCONN_QUEUE,      /* mpconn_queue_put()/mpconn_queue_get() */
+  BENCH_MPCONN_QUEUE_WIDE, /* the same, BENCH_WIDE_PRODUCERS producers and
+                              BENCH_WIDE_CONSUMERS consumers */
 };
 void bench_row_mpconn(struct bench_result *r, enum bench_kind k,
                       enum bench_mpconn_variant v, uint64_t n);

@@ -104,11 +104,11 @@ void bench_read_all(int fd, void *buf, size_t len) {
 
 int bench_socketpair(int fds[2]) {
   return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0 ? -errno
-                                                                       : 0;
+                                                                     : 0;
 }
 
-static _Noreturn void child(const struct bench_roles *roles, void *arg,
-                            int p, int ready[2], int go[2]) {
+static _Noreturn void child(const struct bench_roles *roles, void *arg, int p,
+                            int ready[2], int go[2]) {
   close(ready[0]);
   close(go[1]);
   ready_fd = ready[1];

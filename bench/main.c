@@ -170,6 +170,8 @@ static void run_table(struct bench_table *t, bool quick) {
     break;
   case BENCH_QUEUE:
     ROW(t, "mpconn queue", bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE, n));
+    ROW(t, "mpconn queue, 8 → 4",
+        bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE_WIDE, n));
     ROW(t, "python queue", bench_row_python(r, k, "queue", npy));
     return;
   case BENCH_SERVER:

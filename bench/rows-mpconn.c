@@ -8,8 +8,11 @@
 
 #include <mpconn.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct mp_arg {
   enum bench_kind kind;
@@ -17,6 +20,7 @@ struct mp_arg {
   uint64_t n;
   mpconn *rx, *tx; /* the receiving and the sending end */
   mpconn_queue *q;
+  int producers, consumers; /* the queue's */
 };
 
 static void check(int rc, const char *what) {
@@ -161,7 +165,7 @@ static void rt_server(void *arg, int index) {
   mpconn_free(a->rx);
 }
 
-/* The queue: producer @index puts every BENCH_PRODUCERS-th number. */
+/* The queue: producer @index puts every a->producers-th number. */
 static void producer(void *arg, int index) {
   struct mp_arg *a = arg;
   msgpack_object items[3] = {
@@ -172,30 +176,61 @@ static void producer(void *arg, int index) {
   msgpack_object v = {.type = MSGPACK_OBJECT_ARRAY,
                       .via.array = {.size = 3, .ptr = items}};
   bench_go();
-  for (uint64_t i = (uint64_t)index; i < a->n; i += BENCH_PRODUCERS) {
+  for (uint64_t i = (uint64_t)index; i < a->n; i += (uint64_t)a->producers) {
     items[1].via.u64 = i;
     check(mpconn_queue_put(a->q, &v, -1), "queue_put");
   }
   mpconn_queue_free(a->q);
 }
 
-static void consumer(void *arg, int index) {
-  (void)index;
-  struct mp_arg *a = arg;
-  uint64_t next[BENCH_PRODUCERS];
-  for (int p = 0; p < BENCH_PRODUCERS; p++)
-    next[p] = (uint64_t)p;
-  bench_go();
-  for (uint64_t k = 0; k < a->n; k++) {
+/*
+ * Get @count items and check them: with one consumer each producer's
+ * items come in exactly the order it put them; with several, each
+ * consumer still sees each producer's items in increasing order.
+ */
+static void consume(struct mp_arg *a, uint64_t count) {
+  uint64_t next[BENCH_WIDE_PRODUCERS];
+  uint64_t np = (uint64_t)a->producers;
+  for (uint64_t p = 0; p < np; p++)
+    next[p] = p;
+  for (uint64_t k = 0; k < count; k++) {
     mpconn_msg *m;
     check(mpconn_queue_get(a->q, &m, -1), "queue_get");
     uint64_t i;
     bool ok = bench_small_number(mpconn_msg_value(m), &i);
     mpconn_msg_free(m);
-    /* Each producer's items arrive in the order it put them. */
-    if (!ok || next[i % BENCH_PRODUCERS] != i)
+    bool in_order = a->consumers == 1 ? next[i % np] == i : i >= next[i % np];
+    if (!ok || i >= a->n || !in_order)
       bench_fail("item %llu is wrong or out of order", (unsigned long long)k);
-    next[i % BENCH_PRODUCERS] += BENCH_PRODUCERS;
+    next[i % np] = i + np;
+  }
+}
+
+/* The first consumer; it starts the others, and the row ends once every
+ * one has taken its share. */
+static void consumer(void *arg, int index) {
+  (void)index;
+  struct mp_arg *a = arg;
+  bench_go();
+  uint64_t share = a->n / (uint64_t)a->consumers;
+  pid_t others[BENCH_WIDE_CONSUMERS];
+  for (int c = 1; c < a->consumers; c++) {
+    others[c] = fork();
+    if (others[c] < 0)
+      bench_fail("fork: %s", strerror(errno));
+    if (others[c] == 0) {
+      consume(a, share);
+      _exit(0);
+    }
+  }
+  consume(a, share);
+  for (int c = 1; c < a->consumers; c++) {
+    int status;
+    while (waitpid(others[c], &status, 0) < 0)
+      if (errno != EINTR)
+        bench_fail("waitpid: %s", strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      bench_fail("consumer %d failed (status %#x)", c, status);
   }
   bench_mark_end();
   mpconn_queue_free(a->q);
@@ -208,9 +243,15 @@ void bench_row_mpconn(struct bench_result *r, enum bench_kind k,
       .senders = 1, .sender = sender, .receiver = receiver};
   int rc;
   if (k == BENCH_QUEUE) {
+    bool wide = v == BENCH_MPCONN_QUEUE_WIDE;
+    a.producers = wide ? BENCH_WIDE_PRODUCERS : BENCH_PRODUCERS;
+    a.consumers = wide ? BENCH_WIDE_CONSUMERS : 1;
+    /* Every consumer takes the same share. */
+    n -= n % (uint64_t)a.consumers;
+    a.n = n;
     rc = mpconn_queue_new(&a.q, 0);
     roles = (struct bench_roles){
-        .senders = BENCH_PRODUCERS, .sender = producer, .receiver = consumer};
+        .senders = a.producers, .sender = producer, .receiver = consumer};
   } else {
     rc = v == BENCH_MPCONN_RING
              ? mpconn_pipe_ex(&a.rx, &a.tx, MPCONN_PIPE_RING, 0)

@@ -31,8 +31,7 @@ static double number(const char *json, const char *key) {
 
 /* The string after "key": into @out; false when absent.  The helper only
  * writes plain ASCII messages, so escapes are not decoded. */
-static bool string(const char *json, const char *key, char *out,
-                   size_t size) {
+static bool string(const char *json, const char *key, char *out, size_t size) {
   char pat[64];
   snprintf(pat, sizeof(pat), "\"%s\": \"", key);
   const char *p = strstr(json, pat);
@@ -104,8 +103,12 @@ void bench_row_python(struct bench_result *r, enum bench_kind k,
   }
   char count[32];
   snprintf(count, sizeof(count), "%llu", (unsigned long long)n);
-  char *argv[] = {BENCH_PYTHON, BENCH_PYTHON_SCRIPT,
-                  (char *)bench_kind_name(k), (char *)variant, count, NULL};
+  char *argv[] = {BENCH_PYTHON,
+                  BENCH_PYTHON_SCRIPT,
+                  (char *)bench_kind_name(k),
+                  (char *)variant,
+                  count,
+                  NULL};
   char out[4096];
   if (run_helper(r, argv, out, sizeof(out)) < 0)
     return;

@@ -122,8 +122,8 @@ void bench_row_shared(struct bench_result *r, enum bench_shared_variant v,
     munmap(a.sh, sizeof(*a.sh));
     return;
   }
-  struct bench_roles roles = {.senders = BENCH_COUNTERS, .sender = counter,
-                              .receiver = starter};
+  struct bench_roles roles = {
+      .senders = BENCH_COUNTERS, .sender = counter, .receiver = starter};
   r->messages = n;
   if (bench_run(r, &roles, &a) == 0) {
     int32_t total = v == BENCH_SHARED_MPCONN

@@ -56,8 +56,8 @@ static void zrecv(struct zsock *z, zmq_msg_t *m) {
       zcheck(-1, "zmq_msg_recv");
 }
 
-static void check(const struct zmq_arg *a, msgpack_unpacked *up,
-                  zmq_msg_t *m, uint64_t i, uint64_t *state) {
+static void check(const struct zmq_arg *a, msgpack_unpacked *up, zmq_msg_t *m,
+                  uint64_t i, uint64_t *state) {
   bench_check_payload(a->kind, up, zmq_msg_data(m), zmq_msg_size(m), i, state);
 }
 
@@ -157,8 +157,8 @@ void bench_row_zmq(struct bench_result *r, enum bench_kind k, uint64_t n) {
   }
   struct zmq_arg a = {.kind = k, .n = n};
   snprintf(a.endpoint, sizeof(a.endpoint), "ipc://%s/pair", dir);
-  struct bench_roles roles = {.senders = 1, .sender = sender,
-                              .receiver = receiver};
+  struct bench_roles roles = {
+      .senders = 1, .sender = sender, .receiver = receiver};
   r->messages = n;
   bench_run(r, &roles, &a);
   char path[128];

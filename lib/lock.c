@@ -37,7 +37,15 @@ int mpconn__lock_init(pthread_mutex_t *m) {
 }
 
 int mpconn__lock_until(pthread_mutex_t *m, int64_t deadline) {
+  return mpconn__lock_spin_until(m, 0, deadline);
+}
+
+int mpconn__lock_spin_until(pthread_mutex_t *m, int spins, int64_t deadline) {
   int rc = pthread_mutex_trylock(m);
+  for (int i = 0; rc == EBUSY && i < spins; i++) {
+    mpconn__cpu_relax();
+    rc = pthread_mutex_trylock(m);
+  }
   while (rc == EBUSY) {
     /* Locked at once when the lock is free, even past the deadline. */
     int64_t until = mpconn__deadline(LOCK_RECHECK_MS);

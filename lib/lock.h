@@ -20,6 +20,10 @@ int mpconn__lock_init(pthread_mutex_t *m);
  * or -errno.  A free lock is taken even when the deadline has passed.
  */
 int mpconn__lock_until(pthread_mutex_t *m, int64_t deadline);
+/* The same, trying a held lock @spins more times before sleeping on it:
+ * for locks held only for a short copy by many processes, where a sleep
+ * and a wake-up cost more than the wait (the queue's). */
+int mpconn__lock_spin_until(pthread_mutex_t *m, int spins, int64_t deadline);
 void mpconn__lock_release(pthread_mutex_t *m);
 
 /*
