@@ -231,7 +231,8 @@ static int hand_out(struct worker *w, size_t nw, size_t *next, mpconn *c) {
      * fresh from accept holds nothing, so it never happens here. */
     if (rc == 0 || rc == MPCONN_EBUSY)
       return rc;
-    warn("a worker is gone", rc);
+    fprintf(stderr, "prefork-server: worker %zu is gone: %s\n", (size_t)(x - w),
+            mpconn_strerror(rc));
     mpconn_free(x->conn);
     x->conn = NULL;
   }
