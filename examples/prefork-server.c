@@ -54,6 +54,7 @@
 #define WORKERS 4
 #define MAX_CLIENTS 64  /* clients a worker serves at once */
 #define IDLE_MS 10000   /* a client silent this long is dropped */
+#define SEND_MS 1000    /* a client that reads no answer this long, too */
 #define REPORT_MS 20000 /* how long a worker may take to finish and report */
 #define SKIP 77
 
@@ -137,6 +138,11 @@ static int worker(mpconn *acceptor) {
         mpconn *c;
         int rc = mpconn_recv_conn(acceptor, &c, 0);
         if (rc == 0) {
+          /* Settings do not travel with a connection: set them here.  A
+           * request is a number; an answer that waits for its reader
+           * must not hold up the other clients. */
+          mpconn_set_max_size(c, 1024);
+          mpconn_set_send_timeout(c, SEND_MS);
           n++;
           conns[n] = c;
           idle_until[n] = now + IDLE_MS;
@@ -165,7 +171,10 @@ static int worker(mpconn *acceptor) {
     }
     for (size_t i = n; i >= 1; i--) {
       if (idle_until[i] <= now) {
-        warn("worker: a client was dropped", MPCONN_ETIMEDOUT);
+        fprintf(stderr,
+                "prefork-server: worker: a client silent for %d ms "
+                "was dropped\n",
+                IDLE_MS);
         drop(conns, idle_until, &n, i);
       }
     }
@@ -297,12 +306,15 @@ static int finish_workers(struct worker *w, size_t nw) {
   }
   for (size_t i = 0; i < nw; i++) {
     int st;
-    while (waitpid(w[i].pid, &st, 0) < 0 && errno == EINTR)
+    pid_t pid;
+    while ((pid = waitpid(w[i].pid, &st, 0)) < 0 && errno == EINTR)
       ;
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+    if (pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
       continue;
     failed = 1;
-    if (WIFSIGNALED(st))
+    if (pid < 0)
+      printf("worker %zu: cannot wait for it: %s\n", i, strerror(errno));
+    else if (WIFSIGNALED(st))
       printf("worker %zu was killed by signal %d (%s)\n", i, WTERMSIG(st),
              strsignal(WTERMSIG(st)));
     else
@@ -418,7 +430,10 @@ int main(int argc, char **argv) {
   } else {
     snprintf(address, sizeof(address), "%s", argv[optind]);
     key = argv[optind + 1];
-    clients = strtoul(argv[optind + 2], NULL, 10);
+    char *end;
+    clients = strtoul(argv[optind + 2], &end, 10);
+    if (*end || clients == 0)
+      return usage();
   }
 
   /* The workers first: they hold no listener, and no other client. */
