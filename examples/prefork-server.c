@@ -20,6 +20,8 @@
  *           msgpack.unpackb(c.recv_bytes())  # 144
  *       or: PYTHONPATH=python python3 examples/prefork_client.py \
  *               /tmp/squares.sock AUTHKEY 12 13
+ *       (Any user can read a command line: a real server would read its
+ *       key from a file only it can open.)
  *   prefork-server [-P PYTHON]
  *       A demonstration: starts eight Python clients with the key and one
  *       with a wrong key (PYTHON, default python3, runs prefork_client.py,
@@ -209,7 +211,7 @@ static size_t start_workers(struct worker *w) {
       mpconn_free(mine);
       for (size_t j = 0; j < i; j++)
         mpconn_free(w[j].conn);
-      _exit(worker(theirs));
+      _exit(worker(theirs)); /* not exit(): the rest is the acceptor's */
     }
     mpconn_free(theirs);
     if (pid < 0) {
@@ -371,6 +373,8 @@ static int start_client(mpconn_process **p, const char *python,
                     "authkey", key, strlen(key), "numbers", x + 1, x + 2, x + 3,
                     -x - 4);
   mpconn_free(c);
+  if (rc < 0)
+    mpconn_process_free(*p); /* kills and reaps it */
   return rc;
 }
 
@@ -418,17 +422,17 @@ int main(int argc, char **argv) {
   if (demo && python_ready(python) != 0)
     return SKIP;
 
-  char dir[] = "/tmp/prefork-server-XXXXXX", address[64];
-  const char *key = DEMO_KEY;
+  char dir[] = "/tmp/prefork-server-XXXXXX", demo_address[64];
+  const char *address = demo_address, *key = DEMO_KEY;
   size_t clients = DEMO_CLIENTS;
   if (demo) {
     if (!mkdtemp(dir)) {
       perror("prefork-server: mkdtemp");
       return 1;
     }
-    snprintf(address, sizeof(address), "%s/squares.sock", dir);
+    snprintf(demo_address, sizeof(demo_address), "%s/squares.sock", dir);
   } else {
-    snprintf(address, sizeof(address), "%s", argv[optind]);
+    address = argv[optind];
     key = argv[optind + 1];
     char *end;
     clients = strtoul(argv[optind + 2], &end, 10);
@@ -474,7 +478,7 @@ int main(int argc, char **argv) {
     rc = accept_clients(l, w, nw, clients, demo ? 1 : 0, demo ? 10000 : -1,
                         &accepted, &refused);
     if (rc < 0)
-      warn("accept", rc);
+      warn("accepting and handing out clients", rc);
     printf("accepted %zu clients, refused %zu\n", accepted, refused);
   }
   failed |= rc < 0;
