@@ -266,9 +266,9 @@ static int handshake_step(struct mpconn__handshake *h, mpconn *c) {
  * stays in the descriptor, so that the connection can be handed to another
  * process (mpconn_send_conn()) at once. */
 int mpconn__handshake_step(struct mpconn__handshake *h, mpconn *c) {
-  c->rx.exact = true;
+  mpconn__rx_set_exact(c, true);
   int rc = handshake_step(h, c);
-  c->rx.exact = rc == 1;
+  mpconn__rx_set_exact(c, rc == 1);
   return rc;
 }
 

@@ -638,6 +638,8 @@ bool mpconn__rx_busy(const mpconn *c) {
          rx->frame_fd >= 0;
 }
 
+void mpconn__rx_set_exact(mpconn *c, bool exact) { c->rx.exact = exact; }
+
 void mpconn__rx_init(struct mpconn_rx *rx) { rx->frame_fd = -1; }
 
 void mpconn__rx_release(struct mpconn_rx *rx) {

@@ -149,6 +149,9 @@ bool mpconn__rx_open(const mpconn *c);
 bool mpconn__rx_busy(const mpconn *c);
 /* A new connection's receive state (zeroed before). */
 void mpconn__rx_init(struct mpconn_rx *rx);
+/* Read no byte past the frame being assembled (@exact) or read ahead in
+ * chunks, as usual: the handshake reads its messages exactly. */
+void mpconn__rx_set_exact(mpconn *c, bool exact);
 /* Release the receive state's memory and close descriptors received and
  * not handed out (the connection is closing). */
 void mpconn__rx_release(struct mpconn_rx *rx);
