@@ -96,15 +96,6 @@ ssize_t __wrap_mpconn__read_fds(int fd, void *buf, size_t len, int64_t deadline,
   return n;
 }
 
-static size_t parse_size(const char *s) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || s[0] == '-' || v > SIZE_MAX)
-    die("bad size '%s'", s);
-  return (size_t)v;
-}
-
 static void set_chunks(const char *list) {
   char copy[256];
   snprintf(copy, sizeof(copy), "%s", list);
@@ -129,18 +120,6 @@ static void check_positions(size_t r) {
 /* ------------------------------------------------------------------------ */
 /* Descriptors                                                              */
 /* ------------------------------------------------------------------------ */
-
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
-    die("opendir /proc/self/fd: %s", strerror(errno));
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)))
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n - 1; /* the directory's own descriptor */
-}
 
 static void check_fds(void) {
   int n = count_fds();

@@ -37,14 +37,6 @@ static mpconn *conn;
 static mpconn_net_options opts;
 static size_t nsent, nreceived;
 
-static size_t parse_size(const char *s) {
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (end == s || *end || s[0] == '-')
-    die("bad size '%s'", s);
-  return (size_t)v;
-}
-
 static void need_conn(void) {
   if (!conn)
     die("no connection");

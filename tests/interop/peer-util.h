@@ -7,7 +7,10 @@
 #ifndef PEER_UTIL_H
 #define PEER_UTIL_H
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +23,8 @@
 static const char *peer_name = "peer";
 static char peer_step[96] = "(setup)";
 
-__attribute__((format(printf, 1, 2), noreturn)) static void
-die(const char *fmt, ...) {
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
+                                                                ...) {
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "%s: step %s: ", peer_name, peer_step);
@@ -58,6 +61,29 @@ static inline void *xmalloc(size_t n) {
   if (!p)
     die("out of memory");
   return p;
+}
+
+/* A size from a step's argument, or die. */
+static inline size_t parse_size(const char *s) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-' || v > SIZE_MAX)
+    die("bad size '%s'", s);
+  return (size_t)v;
+}
+
+/* How many descriptors this process has open. */
+static inline int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    die("opendir /proc/self/fd: %s", strerror(errno));
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n - 1; /* the directory's own descriptor */
 }
 
 #endif

@@ -43,15 +43,6 @@
 static mpconn *conn;
 static size_t nsent, nreceived;
 
-static size_t parse_size(const char *s) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || s[0] == '-' || v > SIZE_MAX)
-    die("bad size '%s'", s);
-  return (size_t)v;
-}
-
 static void do_send(size_t n) {
   uint8_t *p = xmalloc(n);
   pattern_fill(p, n, nsent, C_TAG);

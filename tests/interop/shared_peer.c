@@ -55,8 +55,7 @@ static uint64_t int_pattern(char code, size_t i, int side) {
   if (i < 2 && code != 'c') {
     bool want_min = (i == 0) == (side == 0);
     if (is_signed(code))
-      return want_min ? (UINT64_C(1) << (bits - 1)) & mask
-                      : mask >> 1;
+      return want_min ? (UINT64_C(1) << (bits - 1)) & mask : mask >> 1;
     return want_min ? 0 : mask;
   }
   return raw & mask;
@@ -84,7 +83,8 @@ static int fill(mpconn_array *a, int side) {
     if (code == 'f' || code == 'd')
       rc = mpconn_array_set_double(a, i, float_pattern(code, i, side));
     else if (is_signed(code))
-      rc = mpconn_array_set_int(a, i, as_signed(code, int_pattern(code, i, side)));
+      rc = mpconn_array_set_int(a, i,
+                                as_signed(code, int_pattern(code, i, side)));
     else
       rc = mpconn_array_set_uint(a, i, int_pattern(code, i, side));
     if (rc < 0)
@@ -103,8 +103,7 @@ static int check(const mpconn_array *a, int side) {
       if (code == 'f')
         want = (float)want;
       if (got != want)
-        return fail("'%c' element %zu is %.17g, not %.17g", code, i, got,
-                    want);
+        return fail("'%c' element %zu is %.17g, not %.17g", code, i, got, want);
     } else if (is_signed(code)) {
       int64_t got;
       mpconn_array_get_int(a, i, &got);
