@@ -56,8 +56,7 @@ static size_t words_len(const char *s, size_t len, int n) {
 static void hijo(mpconn *r) {
   void *data;
   size_t len;
-  check(mpconn_recv_bytes(r, &data, &len, MPCONN_UNLIMITED, -1),
-        "child: recv");
+  check(mpconn_recv_bytes(r, &data, &len, MPCONN_UNLIMITED, -1), "child: recv");
   const char *msg = data;
   for (size_t i = 0; i < len; i++) {
     if (msg[i] != PIECE[i % strlen(PIECE)]) {

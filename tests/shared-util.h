@@ -17,8 +17,8 @@
 
 /* A zero-filled page shared with every child forked afterwards. */
 static inline void *shared_page(size_t size) {
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                 -1, 0);
   assert_true(p != MAP_FAILED);
   return p;
 }
@@ -42,8 +42,8 @@ static inline int child_fail(int status, const char *fmt, ...) {
   do {                                                                         \
     int got_ = (rc);                                                           \
     if (got_ != (want))                                                        \
-      return child_fail(10, "%s: got %s (%d), wanted %s", (what),             \
-                        mpconn_err_name(got_), got_, mpconn_err_name(want));  \
+      return child_fail(10, "%s: got %s (%d), wanted %s", (what),              \
+                        mpconn_err_name(got_), got_, mpconn_err_name(want));   \
   } while (0)
 
 static inline int64_t now_ms(void) {

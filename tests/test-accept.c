@@ -58,14 +58,17 @@ static void need_fds(int n) {
 static void test_silent_clients_cost_a_slot(void **state) {
   (void)state;
   need_fds(2200);
-  mpconn_net_options o = {.authkey = KEY, .authkey_len = KEYLEN,
-                          .handshake_timeout_ms = 60000, .max_pending = 100};
+  mpconn_net_options o = {.authkey = KEY,
+                          .authkey_len = KEYLEN,
+                          .handshake_timeout_ms = 60000,
+                          .max_pending = 100};
   char addr[MPCONN_ADDRESS_MAX];
   mpconn_listener *l = listen_tcp(&o, addr);
   int silent[1000];
   for (int i = 0; i < 1000; i++)
     silent[i] = silent_client(addr);
-  struct net_client nc = {.address = addr, .talk = true,
+  struct net_client nc = {.address = addr,
+                          .talk = true,
                           .opts = {.authkey = KEY, .authkey_len = KEYLEN}};
   int64_t began = net_now_ms();
   net_client_start(&nc);
@@ -92,14 +95,13 @@ static void test_silent_clients_cost_a_slot(void **state) {
  * listener carries on; one that connects and leaves too. */
 static void test_deadline_refuses(void **state) {
   (void)state;
-  mpconn_net_options o = {.authkey = KEY, .authkey_len = KEYLEN,
-                          .handshake_timeout_ms = 100};
+  mpconn_net_options o = {
+      .authkey = KEY, .authkey_len = KEYLEN, .handshake_timeout_ms = 100};
   char addr[MPCONN_ADDRESS_MAX];
   mpconn_listener *l = listen_tcp(&o, addr);
   int fd = silent_client(addr);
   mpconn *c;
-  assert_int_equal(mpconn_listener_accept(l, &c, NET_TIMEOUT_MS),
-                   MPCONN_EAUTH);
+  assert_int_equal(mpconn_listener_accept(l, &c, NET_TIMEOUT_MS), MPCONN_EAUTH);
   assert_null(c);
   assert_int_equal(mpconn_listener_pending(l), 0);
   close(fd);
@@ -107,8 +109,7 @@ static void test_deadline_refuses(void **state) {
   assert_int_equal(mpconn_listener_accept(l, &c, 20), MPCONN_ETIMEDOUT);
   assert_int_equal(mpconn_listener_pending(l), 1);
   close(fd);
-  assert_int_equal(mpconn_listener_accept(l, &c, NET_TIMEOUT_MS),
-                   MPCONN_EAUTH);
+  assert_int_equal(mpconn_listener_accept(l, &c, NET_TIMEOUT_MS), MPCONN_EAUTH);
   mpconn_listener_free(l);
 }
 
@@ -119,8 +120,8 @@ static void test_deadline_refuses(void **state) {
  */
 static void test_event_loop_contract(void **state) {
   (void)state;
-  mpconn_net_options o = {.authkey = KEY, .authkey_len = KEYLEN,
-                          .handshake_timeout_ms = 60000};
+  mpconn_net_options o = {
+      .authkey = KEY, .authkey_len = KEYLEN, .handshake_timeout_ms = 60000};
   char addr[MPCONN_ADDRESS_MAX];
   mpconn_listener *l = listen_tcp(&o, addr);
   struct pollfd p = {.fd = mpconn_listener_fileno(l), .events = POLLIN};
@@ -265,8 +266,8 @@ static void test_out_of_descriptors(void **state) {
  * its first accept starts afresh. */
 static void test_fork_accepts_afresh(void **state) {
   (void)state;
-  mpconn_net_options o = {.authkey = KEY, .authkey_len = KEYLEN,
-                          .handshake_timeout_ms = 60000};
+  mpconn_net_options o = {
+      .authkey = KEY, .authkey_len = KEYLEN, .handshake_timeout_ms = 60000};
   char addr[MPCONN_ADDRESS_MAX];
   mpconn_listener *l = listen_tcp(&o, addr);
   int fd = silent_client(addr);
@@ -284,7 +285,8 @@ static void test_fork_accepts_afresh(void **state) {
     }
     _exit(rc == 0 && mpconn_listener_pending(l) == 0 ? 0 : 1);
   }
-  struct net_client nc = {.address = addr, .talk = true,
+  struct net_client nc = {.address = addr,
+                          .talk = true,
                           .opts = {.authkey = KEY, .authkey_len = KEYLEN}};
   net_client_start(&nc);
   net_client_join(&nc);

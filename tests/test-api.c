@@ -25,8 +25,7 @@ static void test_duplex_round_trip(void **state) {
   free(data);
   assert_int_equal(mpconn_send_bytes(b, "pong!", 5), 0);
   char buf[8];
-  assert_int_equal(mpconn_recv_bytes_into(a, buf, sizeof(buf), 2, &len, -1),
-                   0);
+  assert_int_equal(mpconn_recv_bytes_into(a, buf, sizeof(buf), 2, &len, -1), 0);
   assert_int_equal(len, 5);
   assert_memory_equal(buf + 2, "pong!", 5);
   mpconn_free(a);

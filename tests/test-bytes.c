@@ -114,8 +114,8 @@ static void test_into_large_timeout_resumes(void **state) {
   assert_true(pid >= 0);
   if (pid == 0) {
     /* The header and half the payload, then wait for the word. */
-    uint8_t hdr[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16),
-                      (uint8_t)(n >> 8), (uint8_t)n};
+    uint8_t hdr[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+                      (uint8_t)n};
     int fd = mpconn_fileno(p[0]);
     raw_write(fd, hdr, 4);
     raw_write(fd, src, n / 2);
@@ -136,8 +136,7 @@ static void test_into_large_timeout_resumes(void **state) {
   raw_write(go[1], "g", 1);
   for (int k = 0; k < 2; k++) {
     if (k == 0) {
-      assert_int_equal(mpconn_recv_bytes_into(p[1], dst, n, 0, &len, 5000),
-                       0);
+      assert_int_equal(mpconn_recv_bytes_into(p[1], dst, n, 0, &len, 5000), 0);
     } else {
       /* The second copy, received with recv_bytes this time. */
       void *d;

@@ -120,8 +120,8 @@ static void test_from_string(void **state) {
   assert_true(mpconn_readable(c) && !mpconn_writable(c));
   mpconn_free(c);
 
-  const char *bad[] = {"", "abc", "3,", ",3", "1,2,3", "-1", "-1,-1",
-                       "12345678901", " 3", "3 ", "+3"};
+  const char *bad[] = {"",      "abc",         "3,", ",3", "1,2,3", "-1",
+                       "-1,-1", "12345678901", " 3", "3 ", "+3"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     c = (mpconn *)1;
     assert_int_equal(mpconn_from_string(&c, bad[i]), MPCONN_EINVAL);
@@ -164,8 +164,7 @@ static void test_closed_handle(void **state) {
   void *d;
   size_t len;
   assert_int_equal(mpconn_recv_bytes(a, &d, &len, 1, 0), MPCONN_ECLOSED);
-  assert_int_equal(mpconn_recv_bytes_into(a, s, 1, 0, &len, 0),
-                   MPCONN_ECLOSED);
+  assert_int_equal(mpconn_recv_bytes_into(a, s, 1, 0, &len, 0), MPCONN_ECLOSED);
   assert_int_equal(mpconn_poll(a, 0), MPCONN_ECLOSED);
   mpconn *list[1] = {a}, *ready[1];
   assert_int_equal(mpconn_wait(list, 1, 0, ready), MPCONN_ECLOSED);

@@ -45,7 +45,10 @@ static void test_long_header(void **state) {
   (void)state;
   int wfd;
   mpconn *c = raw_reader(&wfd);
-  raw_write(wfd, "\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x03" "abc", 15);
+  raw_write(wfd,
+            "\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x03"
+            "abc",
+            15);
   void *data;
   size_t len;
   assert_int_equal(mpconn_recv_bytes(c, &data, &len, MPCONN_UNLIMITED, 1000),
@@ -64,7 +67,11 @@ static void test_bad_negative_length_sticky(void **state) {
   (void)state;
   int wfd;
   mpconn *c = raw_reader(&wfd);
-  raw_write(wfd, "\xff\xff\xff\xfe" "abcd" "\x00\x00\x00\x01z", 13);
+  raw_write(wfd,
+            "\xff\xff\xff\xfe"
+            "abcd"
+            "\x00\x00\x00\x01z",
+            13);
   void *data;
   size_t len;
   assert_int_equal(mpconn_recv_bytes(c, &data, &len, MPCONN_UNLIMITED, 1000),
@@ -95,7 +102,11 @@ static void test_too_big_from_header(void **state) {
   c = raw_reader(&wfd);
   assert_int_equal(mpconn_set_max_size(c, 10), 0);
   assert_int_equal(mpconn_get_max_size(c), 10);
-  raw_write(wfd, "\x00\x00\x00\x0a" "0123456789" "\x00\x00\x00\x0b", 18);
+  raw_write(wfd,
+            "\x00\x00\x00\x0a"
+            "0123456789"
+            "\x00\x00\x00\x0b",
+            18);
   assert_int_equal(mpconn_recv_bytes(c, &data, &len, MPCONN_UNLIMITED, 1000),
                    0);
   assert_int_equal(len, 10);
@@ -137,7 +148,9 @@ static void test_eof_kinds(void **state) {
   expect_end("", 0, MPCONN_EOF);
   expect_end("\x00\x00", 2, MPCONN_ETRUNCATED);
   expect_end("\xff\xff\xff\xff\x00\x00", 6, MPCONN_ETRUNCATED);
-  expect_end("\x00\x00\x00\x05" "abc", 7, MPCONN_ETRUNCATED);
+  expect_end("\x00\x00\x00\x05"
+             "abc",
+             7, MPCONN_ETRUNCATED);
   /* A big frame cut short is truncated too. */
   size_t n = 100000;
   uint8_t *big = calloc(1, n);
@@ -194,8 +207,8 @@ static void run_stream(const size_t *sizes, size_t count, size_t step) {
 
 static void test_sizes_around_chunk(void **state) {
   (void)state;
-  const size_t sizes[] = {0,     1,     16384, 16385, 65531, 65532, 65533,
-                          65536, 70000, 0,     1 << 20, 3,   200000, 1};
+  const size_t sizes[] = {0,     1,     16384, 16385,   65531, 65532,  65533,
+                          65536, 70000, 0,     1 << 20, 3,     200000, 1};
   size_t n = sizeof(sizes) / sizeof(sizes[0]);
   run_stream(sizes, n, SIZE_MAX);
   run_stream(sizes, n, 4093);
@@ -208,8 +221,9 @@ static void test_random_stream(void **state) {
   for (size_t i = 0; i < 600; i++) {
     x = x * 1103515245u + 12345u;
     size_t r = (x >> 8) % 100;
-    sizes[i] = r < 70 ? (x >> 4) % 64 : r < 95 ? (x >> 4) % 9000
-                                               : (x >> 4) % 300000;
+    sizes[i] = r < 70   ? (x >> 4) % 64
+               : r < 95 ? (x >> 4) % 9000
+                        : (x >> 4) % 300000;
   }
   run_stream(sizes, 600, SIZE_MAX);
   run_stream(sizes, 200, 7);

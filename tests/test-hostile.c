@@ -228,8 +228,7 @@ static void test_announced_not_sent(void **state) {
   if (pre && strstr(pre, "vgpreload"))
     skip(); /* valgrind keeps its own address space under the limit */
   int fds[2];
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
-                   0);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
@@ -300,7 +299,6 @@ static void test_decode_limit_default(void **state) {
   mpconn_free(b);
 }
 
-
 /* ------------------------------------------------------------------------ */
 /* Values: a well-framed payload that is not one well-formed value         */
 /* ------------------------------------------------------------------------ */
@@ -358,8 +356,8 @@ static size_t build(size_t i, uint8_t *out) {
     out[n++] = 0xc0;
     return n;
   default: { /* 33 sets, each an ext 8 holding an array of one */
-    
-/* innermost first: set(nil) is c7 02 53 91 c0 */
+
+    /* innermost first: set(nil) is c7 02 53 91 c0 */
     uint8_t tmp[256];
     size_t len = 1;
     tmp[0] = 0xc0;

@@ -129,8 +129,7 @@ static void test_automatic(void **state) {
   assert_int_equal(mpconn_cork(p[0], false), 0);
   void *d;
   size_t n;
-  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000),
-                   0);
+  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000), 0);
   assert_int_equal(n, 5);
   free(d);
   /* Into a buffer one byte short, then one that fits. */
@@ -138,8 +137,7 @@ static void test_automatic(void **state) {
   assert_int_equal(mpconn_recv_bytes_into(p[1], into, 99999, 0, &n, 5000),
                    MPCONN_ETOOSHORT);
   assert_int_equal(n, 100000);
-  assert_int_equal(mpconn_recv_bytes_into(p[1], into, 100000, 0, &n, 5000),
-                   0);
+  assert_int_equal(mpconn_recv_bytes_into(p[1], into, 100000, 0, &n, 5000), 0);
   assert_memory_equal(into, big, 100000);
   free(into);
   mpconn_msg *m;
@@ -148,11 +146,9 @@ static void test_automatic(void **state) {
   assert_memory_equal(mpconn_msg_value(m)->via.bin.ptr, big, 100000);
   mpconn_msg_free(m);
   assert_int_equal(mpconn_recv(p[1], &m, 5000), 0);
-  assert_int_equal(mpconn_msg_value(m)->via.array.ptr[0].via.bin.size,
-                   100000);
+  assert_int_equal(mpconn_msg_value(m)->via.array.ptr[0].via.bin.size, 100000);
   mpconn_msg_free(m);
-  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000),
-                   0);
+  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000), 0);
   assert_int_equal(n, 4095);
   free(d);
   free(big);
@@ -173,8 +169,7 @@ static void test_receiver_not_on(void **state) {
   assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000),
                    MPCONN_EBADFDS);
   assert_int_equal(count_fds(), fds);
-  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000),
-                   0);
+  assert_int_equal(mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000), 0);
   assert_int_equal(n, 4);
   free(d);
   free(big);
@@ -192,8 +187,8 @@ static void test_receiver_not_on(void **state) {
  * @magic_ok, announcing @announced bytes, carrying @fd. */
 static void send_descriptor(mpconn *c, int fd, uint64_t announced,
                             bool magic_ok) {
-  uint8_t frame[20] = {0, 0, 0, 16, 0x00, 'M', 'P', 'S', 'H', 'M', 0x00,
-                       magic_ok ? 0x01 : 0x02};
+  uint8_t frame[20] = {0,   0,   0,   16,  0x00, 'M',
+                       'P', 'S', 'H', 'M', 0x00, magic_ok ? 0x01 : 0x02};
   for (int i = 0; i < 8; i++)
     frame[12 + i] = (uint8_t)(announced >> (56 - 8 * i));
   struct iovec iov = {.iov_base = frame, .iov_len = sizeof(frame)};
@@ -263,10 +258,10 @@ static void test_hostile_memfds(void **state) {
     mpconn_msg *m = NULL;
     void *d;
     size_t n;
-    int rc = i % 3 == 0   ? mpconn_recv(p[1], &m, 5000)
-             : i % 3 == 1 ? mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED,
-                                              5000)
-                          : mpconn_recv_raw(p[1], &m, 5000);
+    int rc = i % 3 == 0 ? mpconn_recv(p[1], &m, 5000)
+             : i % 3 == 1
+                 ? mpconn_recv_bytes(p[1], &d, &n, MPCONN_UNLIMITED, 5000)
+                 : mpconn_recv_raw(p[1], &m, 5000);
     if (rc != cases[i].want)
       fail_msg("%s: got %s, want %s", cases[i].what, mpconn_err_name(rc),
                mpconn_err_name(cases[i].want));
@@ -289,8 +284,7 @@ int main(void) {
                                       pair_teardown),
       cmocka_unit_test_setup_teardown(test_zero_copy_value, shm_setup,
                                       pair_teardown),
-      cmocka_unit_test_setup_teardown(test_automatic, shm_setup,
-                                      pair_teardown),
+      cmocka_unit_test_setup_teardown(test_automatic, shm_setup, pair_teardown),
       cmocka_unit_test_setup_teardown(test_receiver_not_on, shm_setup,
                                       pair_teardown),
       cmocka_unit_test_setup_teardown(test_hostile_memfds, shm_setup,

@@ -10,8 +10,8 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sys/syscall.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 /* A timeout only a broken queue reaches. */
 #define LONG_MS 60000

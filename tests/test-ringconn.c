@@ -79,8 +79,7 @@ static void test_no_lost_wakeup(void **state) {
     size_t n;
     int rc = mpconn_recv_bytes_into(b, msg, sizeof(msg), 0, &n, 60000);
     if (rc != 0)
-      fail_msg("message %llu: %s", (unsigned long long)i,
-               mpconn_err_name(rc));
+      fail_msg("message %llu: %s", (unsigned long long)i, mpconn_err_name(rc));
     uint64_t got;
     memcpy(&got, msg, 8);
     if (got != i || n < 8 || (n > 8 && msg[n - 1] != (uint8_t)(i & 0xff)))
@@ -133,8 +132,7 @@ static void test_sender_killed(void **state) {
       uint64_t got;
       memcpy(&got, buf, 8);
       size_t want = i % 7 == 6 ? 20000 : 8 + (size_t)(i % 50);
-      if (got != i || n != want ||
-          (n > 8 && buf[n - 1] != (uint8_t)(i & 0xff)))
+      if (got != i || n != want || (n > 8 && buf[n - 1] != (uint8_t)(i & 0xff)))
         fail_msg("round %d: message %llu is wrong", round,
                  (unsigned long long)i);
     }
@@ -199,8 +197,7 @@ static void test_hostile_positions(void **state) {
      * its head. */
     mpconn__ringconn_words(b, &in_tail, &out_head);
     *in_tail = k == 3 ? 1 : *in_tail + bad[k];
-    assert_int_equal(mpconn_recv_bytes(b, &d, &n, 16, 1000),
-                     MPCONN_EBADRING);
+    assert_int_equal(mpconn_recv_bytes(b, &d, &n, 16, 1000), MPCONN_EBADRING);
     assert_int_equal(mpconn_recv_bytes(b, &d, &n, 16, 0), MPCONN_EBADRING);
     assert_int_equal(mpconn_poll(b, 0), 1);
     /* The sender's outbound head: past its tail, or a ring behind. */

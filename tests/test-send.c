@@ -381,9 +381,8 @@ static void test_send_timed(void **state) {
   assert_int_equal(mpconn_recv(p[1], &m, 5000), 0);
   int v = 0;
   char s[8];
-  assert_int_equal(mpconn_unpackf(mpconn_msg_value(m), NULL, "[s, i]", s,
-                                  sizeof(s), &v),
-                   0);
+  assert_int_equal(
+      mpconn_unpackf(mpconn_msg_value(m), NULL, "[s, i]", s, sizeof(s), &v), 0);
   assert_int_equal(v, 2);
   mpconn_msg_free(m);
 }
@@ -453,8 +452,7 @@ static void *drain_all(void *arg) {
   struct drain *d = arg;
   uint8_t *buf = malloc(MSG);
   size_t n;
-  while ((d->rc = mpconn_recv_bytes_into(d->c, buf, MSG, 0, &n, 10000)) ==
-         0) {
+  while ((d->rc = mpconn_recv_bytes_into(d->c, buf, MSG, 0, &n, 10000)) == 0) {
     uint8_t *want = pattern_buf(d->got, MSG);
     if (n != MSG || memcmp(buf, want, MSG) != 0)
       d->rc = -1000; /* wrong frame: d->got says which */

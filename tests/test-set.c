@@ -249,8 +249,7 @@ static void test_pack_with(void **state) {
                    MPCONN_EUNPACK);
   assert_int_equal(mpconn_pack_set_with(NULL, 1, pack_three, &calls),
                    MPCONN_EINVAL);
-  assert_int_equal(mpconn_pack_set_with(&f->pk, 1, NULL, NULL),
-                   MPCONN_EINVAL);
+  assert_int_equal(mpconn_pack_set_with(&f->pk, 1, NULL, NULL), MPCONN_EINVAL);
   assert_int_equal(
       mpconn_pack_set_with(&f->pk, (size_t)UINT32_MAX + 1, pack_three, &calls),
       MPCONN_EINVAL);
@@ -275,17 +274,28 @@ static void test_pack_with(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_pack_strings, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_pack_ints, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_pack_fixext, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_pack_nested, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_pack_large, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_round_trip, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_unpack_not_a_set, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_unpack_bad_payload, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_unpack_too_deep, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_pack_errors, pack_setup, pack_teardown),
-      cmocka_unit_test_setup_teardown(test_pack_with, pack_setup, pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_strings, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_ints, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_fixext, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_nested, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_large, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_round_trip, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_unpack_not_a_set, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_unpack_bad_payload, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_unpack_too_deep, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_errors, pack_setup,
+                                      pack_teardown),
+      cmocka_unit_test_setup_teardown(test_pack_with, pack_setup,
+                                      pack_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -415,8 +415,7 @@ static void test_new_bad_input(void **state) {
   assert_int_equal(mpconn_array_new(&a, 'i', 0, 0), MPCONN_EINVAL);
   assert_null(a);
   assert_int_equal(mpconn_array_new(&a, 'i', 1, 0x10), MPCONN_EINVAL);
-  assert_int_equal(mpconn_array_new(&a, 'd', SIZE_MAX / 8 + 1, 0),
-                   -EOVERFLOW);
+  assert_int_equal(mpconn_array_new(&a, 'd', SIZE_MAX / 8 + 1, 0), -EOVERFLOW);
   assert_int_equal(mpconn_array_new(&a, 'b', SIZE_MAX, 0), -EOVERFLOW);
   assert_int_equal(mpconn_array_new(&a, 'h', SIZE_MAX / 2, 0), -EOVERFLOW);
   assert_null(a);
@@ -462,8 +461,7 @@ static void test_named_bad_input(void **state) {
     assert_int_equal(mpconn_array_create(&a, bad[i], 'i', 1, 0),
                      MPCONN_EBADNAME);
     assert_null(a);
-    assert_int_equal(mpconn_array_open(&a, bad[i], 'i', 1, 0),
-                     MPCONN_EBADNAME);
+    assert_int_equal(mpconn_array_open(&a, bad[i], 'i', 1, 0), MPCONN_EBADNAME);
     assert_int_equal(mpconn_shm_unlink(bad[i]), MPCONN_EBADNAME);
   }
   assert_int_equal(mpconn_array_create(&a, NULL, 'i', 1, 0), MPCONN_EINVAL);
@@ -472,14 +470,12 @@ static void test_named_bad_input(void **state) {
   char longname[300];
   memset(longname, 'n', 256);
   longname[256] = '\0';
-  assert_int_equal(mpconn_array_create(&a, longname, 'i', 1, 0),
-                   -ENAMETOOLONG);
+  assert_int_equal(mpconn_array_create(&a, longname, 'i', 1, 0), -ENAMETOOLONG);
   assert_int_equal(mpconn_array_open(&a, longname, 'i', 1, 0), -ENAMETOOLONG);
   assert_int_equal(mpconn_shm_unlink(longname), -ENAMETOOLONG);
   /* 250 bytes: a name, but no room for NAME.mpconn. */
   longname[250] = '\0';
-  assert_int_equal(mpconn_array_create(&a, longname, 'i', 1, 0),
-                   -ENAMETOOLONG);
+  assert_int_equal(mpconn_array_create(&a, longname, 'i', 1, 0), -ENAMETOOLONG);
   assert_false(shm_exists(longname));
   /* Without a lock it fits; open and unlink then look for no lock. */
   assert_int_equal(
@@ -541,8 +537,7 @@ static void test_named_bad_input(void **state) {
   assert_int_equal(mpconn_array_open(&b, name, 'I', 4, 0), MPCONN_ETYPE);
   assert_null(b);
   assert_int_equal(mpconn_array_open(&b, name, 'i', 5, 0), MPCONN_ESHMSIZE);
-  assert_int_equal(mpconn_array_open(&b, name, 'I', 4, MPCONN_ARRAY_NOLOCK),
-                   0);
+  assert_int_equal(mpconn_array_open(&b, name, 'I', 4, MPCONN_ARRAY_NOLOCK), 0);
   mpconn_array_free(b);
   assert_int_equal(mpconn_array_open(&b, name, 'i', 3, 0), 0);
   mpconn_array_free(b);

@@ -9,16 +9,16 @@
 
 /* Flags shared with the children: what each has reached. */
 struct flags {
-  uint32_t holding;  /* a holder has taken what it holds */
-  uint32_t ready;    /* children that are about to wait */
-  uint32_t go;       /* the parent's word to carry on */
-  uint32_t woken;    /* children that returned from a wait */
-  uint32_t holders;  /* semaphore holders right now */
-  uint32_t max_seen; /* the most holders any of them saw */
-  uint32_t items;    /* condition test: items waiting */
-  uint32_t taken;    /* condition test: items taken */
-  uint32_t done;     /* condition test: no more items will come */
-  uint32_t arrived[8];     /* barrier test: rounds each process started */
+  uint32_t holding;          /* a holder has taken what it holds */
+  uint32_t ready;            /* children that are about to wait */
+  uint32_t go;               /* the parent's word to carry on */
+  uint32_t woken;            /* children that returned from a wait */
+  uint32_t holders;          /* semaphore holders right now */
+  uint32_t max_seen;         /* the most holders any of them saw */
+  uint32_t items;            /* condition test: items waiting */
+  uint32_t taken;            /* condition test: items taken */
+  uint32_t done;             /* condition test: no more items will come */
+  uint32_t arrived[8];       /* barrier test: rounds each process started */
   uint32_t index_bits[1000]; /* barrier test: indices seen in each round */
 };
 
@@ -246,9 +246,9 @@ static int child_semaphore_stress(void *arg) {
     CHILD_EXPECT(mpconn_semaphore_acquire(s, LONG_MS), 0, "acquire");
     uint32_t n = __atomic_add_fetch(&fl->holders, 1, __ATOMIC_SEQ_CST);
     uint32_t max = __atomic_load_n(&fl->max_seen, __ATOMIC_SEQ_CST);
-    while (n > max && !__atomic_compare_exchange_n(&fl->max_seen, &max, n,
-                                                   false, __ATOMIC_SEQ_CST,
-                                                   __ATOMIC_SEQ_CST))
+    while (n > max &&
+           !__atomic_compare_exchange_n(&fl->max_seen, &max, n, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
       ;
     if (i % 64 == 0)
       sched_yield(); /* let others pile up behind */
@@ -673,8 +673,10 @@ static int child_rounds(void *arg) {
     for (int j = 0; j < BARRIER_PROCS; j++) {
       uint32_t other = __atomic_load_n(&fl->arrived[j], __ATOMIC_SEQ_CST);
       if (other < round + 1)
-        return child_fail(12, "process %d passed round %u before process %d "
-                          "arrived (it is at %u)", r->me, round, j, other);
+        return child_fail(12,
+                          "process %d passed round %u before process %d "
+                          "arrived (it is at %u)",
+                          r->me, round, j, other);
     }
   }
   return 0;
@@ -696,8 +698,7 @@ static void test_barrier_rounds(void **state) {
     reap_ok(pids[i]);
   for (int round = 0; round < BARRIER_ROUNDS; round++)
     if (fl->index_bits[round] != (1u << BARRIER_PROCS) - 1)
-      fail_msg("round %d handed out indices %#x", round,
-               fl->index_bits[round]);
+      fail_msg("round %d handed out indices %#x", round, fl->index_bits[round]);
   assert_false(mpconn_barrier_broken(b));
   mpconn_barrier_free(b);
 }

@@ -27,7 +27,8 @@ static const msgpack_object *hex(struct pack_fixture *f, const char *s) {
 }
 
 /* A value built with packf. */
-static const msgpack_object *build(struct pack_fixture *f, const char *fmt, ...) {
+static const msgpack_object *build(struct pack_fixture *f, const char *fmt,
+                                   ...) {
   msgpack_sbuffer_clear(&f->sb);
   va_list ap;
   va_start(ap, fmt);
@@ -37,8 +38,8 @@ static const msgpack_object *build(struct pack_fixture *f, const char *fmt, ...)
 }
 
 /* The error struct holds exactly this. */
-static void expect_err(struct pack_fixture *f, int rc, int code, size_t position,
-                       const char *path, const char *text) {
+static void expect_err(struct pack_fixture *f, int rc, int code,
+                       size_t position, const char *path, const char *text) {
   if (rc != code)
     fail_msg("got %s (%s), want %s", mpconn_err_name(rc), f->err.text,
              mpconn_err_name(code));

@@ -14,8 +14,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -55,12 +55,12 @@ static inline uint8_t pattern(size_t seed, size_t i) {
 
 /* Skip a test that sets RLIMIT_NOFILE when it runs under valgrind (the
  * valgrind test setup says so), which refuses to change that limit. */
-#define SKIP_UNDER_VALGRIND()                                                \
-  do {                                                                       \
-    if (getenv("MPCONN_TEST_VALGRIND")) {                                    \
-      printf("skipped: valgrind does not let a program set RLIMIT_NOFILE\n"); \
-      skip();                                                                \
-    }                                                                        \
+#define SKIP_UNDER_VALGRIND()                                                  \
+  do {                                                                         \
+    if (getenv("MPCONN_TEST_VALGRIND")) {                                      \
+      printf("skipped: valgrind does not let a program set RLIMIT_NOFILE\n");  \
+      skip();                                                                  \
+    }                                                                          \
   } while (0)
 
 static inline uint8_t *pattern_buf(size_t seed, size_t len) {

@@ -554,8 +554,8 @@ static void test_decode_containers(void **state) {
 static void test_decode_refuses_as_validation(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "c1", "92 01", "91 c0 c0", "dd ff ff ff ff", "a5 61", "d4 53 01",
-      "c7 05 53 90", "92 01 d4 53 01", "ca 00 00 00", "cf 00",
+      "c1",       "92 01",       "91 c0 c0",       "dd ff ff ff ff", "a5 61",
+      "d4 53 01", "c7 05 53 90", "92 01 d4 53 01", "ca 00 00 00",    "cf 00",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     uint8_t buf[64];

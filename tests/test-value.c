@@ -314,10 +314,9 @@ static void receive_mixed(mpconn **p, int rounds) {
     char *text = malloc(big + 1);
     memset(text, 'a' + i % 26, big);
     text[big] = '\0';
-    assert_int_equal(
-        mpconn_sendf(p[0], "{s:i, s:[i, s#], s:<i, i>}", "n", i, "l", -i, text,
-                     big, "s", i, i + 1),
-        0);
+    assert_int_equal(mpconn_sendf(p[0], "{s:i, s:[i, s#], s:<i, i>}", "n", i,
+                                  "l", -i, text, big, "s", i, i + 1),
+                     0);
     mpconn_msg *m = recv_ok(p[1]);
     int n, neg;
     const char *t;
@@ -377,8 +376,8 @@ int main(void) {
                                       pair_teardown),
       cmocka_unit_test_setup_teardown(test_reuse_across_shapes, pair_setup,
                                       pair_teardown),
-      cmocka_unit_test_setup_teardown(test_reuse_in_exiting_threads,
-                                      pair_setup, pair_teardown),
+      cmocka_unit_test_setup_teardown(test_reuse_in_exiting_threads, pair_setup,
+                                      pair_teardown),
       cmocka_unit_test_setup_teardown(test_memory_bound, pair_setup,
                                       pair_teardown),
   };

@@ -41,7 +41,12 @@ static void test_poll_levels(void **state) {
   assert_int_equal(mpconn_poll(c, 20), 0);
   /* Two frames in one write: after receiving one, the other is buffered. */
   int fd = mpconn_fileno(p->a[0]);
-  raw_write(fd, "\x00\x00\x00\x01" "a" "\x00\x00\x00\x01" "b", 10);
+  raw_write(fd,
+            "\x00\x00\x00\x01"
+            "a"
+            "\x00\x00\x00\x01"
+            "b",
+            10);
   assert_int_equal(mpconn_poll(c, 1000), 1);
   assert_int_equal(mpconn_poll(c, 0), 1); /* level-triggered */
   char ch;
@@ -53,7 +58,10 @@ static void test_poll_levels(void **state) {
   assert_int_equal(ch, 'b');
   assert_int_equal(mpconn_poll(c, 0), 0);
   /* Half a frame is not ready. */
-  raw_write(fd, "\x00\x00\x00\x02" "x", 5);
+  raw_write(fd,
+            "\x00\x00\x00\x02"
+            "x",
+            5);
   assert_int_equal(mpconn_poll(c, 30), 0);
   raw_write(fd, "y", 1);
   assert_int_equal(mpconn_poll(c, 1000), 1);
@@ -101,7 +109,11 @@ static void test_wait_reports_ready_subset(void **state) {
 static void test_wait_sees_buffered_frames(void **state) {
   SOCKET_ONLY();
   struct pairs *p = *state;
-  raw_write(mpconn_fileno(p->a[1]), "\x00\x00\x00\x01" "a" "\x00\x00\x00\x01" "b",
+  raw_write(mpconn_fileno(p->a[1]),
+            "\x00\x00\x00\x01"
+            "a"
+            "\x00\x00\x00\x01"
+            "b",
             10);
   char ch;
   size_t len;
@@ -198,7 +210,11 @@ static void test_wait_any_mixed(void **state) {
 
   /* Part of a message is not a message; the rest makes it one. */
   int raw = mpconn_fileno(p->a[1]);
-  assert_int_equal(write(raw, "\x00\x00\x00\x03" "a", 5), 5);
+  assert_int_equal(write(raw,
+                         "\x00\x00\x00\x03"
+                         "a",
+                         5),
+                   5);
   assert_int_equal(mpconn_wait_any(items, 4, 50), 0);
   assert_int_equal(write(raw, "bc", 2), 2);
   assert_int_equal(mpconn_wait_any(items, 4, 5000), 1);
@@ -223,8 +239,8 @@ static void test_wait_any_mixed(void **state) {
   assert_int_equal(mpconn_wait_any(items, 4, 0), 0);
 
   /* Writable, for a connection asked for POLLOUT. */
-  mpconn_wait_item out = {.kind = MPCONN_WAIT_CONN, .conn = client,
-                          .events = POLLOUT};
+  mpconn_wait_item out = {
+      .kind = MPCONN_WAIT_CONN, .conn = client, .events = POLLOUT};
   assert_int_equal(mpconn_wait_any(&out, 1, 5000), 1);
   assert_int_equal(out.revents, POLLOUT);
 
@@ -237,11 +253,11 @@ static void test_wait_any_mixed(void **state) {
   assert_int_equal(mpconn_wait_any(NULL, 0, 0), 0);
   mpconn *r, *w;
   assert_int_equal(mpconn_pipe(&r, &w, false), 0);
-  bad = (mpconn_wait_item){.kind = MPCONN_WAIT_CONN, .conn = w,
-                           .events = POLLIN};
+  bad =
+      (mpconn_wait_item){.kind = MPCONN_WAIT_CONN, .conn = w, .events = POLLIN};
   assert_int_equal(mpconn_wait_any(&bad, 1, 0), MPCONN_EWRITEONLY);
-  bad = (mpconn_wait_item){.kind = MPCONN_WAIT_CONN, .conn = r,
-                           .events = POLLOUT};
+  bad = (mpconn_wait_item){
+      .kind = MPCONN_WAIT_CONN, .conn = r, .events = POLLOUT};
   assert_int_equal(mpconn_wait_any(&bad, 1, 0), MPCONN_EREADONLY);
   mpconn_listener_close(l);
   assert_int_equal(mpconn_wait_any(&items[2], 1, 0), MPCONN_ECLOSED);
@@ -312,8 +328,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_wait_sees_buffered_frames, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(test_wait_forever_wakes, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_wait_forever_wakes, setup, teardown),
       cmocka_unit_test(test_read_error_kept_for_receive),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
