@@ -415,13 +415,17 @@ def bad_fds_cut_frame(peer, transport):
     connection fails for good: MPCONN_EBADFDS from frame and descriptor
     receives alike, the descriptor closed (the count of open descriptors
     is back), and C can still send."""
-    steps = ["chunks:1", "expect:EBADFDS", "expect:EBADFDS",
+    steps = ["chunks:1", "sync", "expect:EBADFDS", "expect:EBADFDS",
              "expect-fd:EBADFDS", "fds", "send:1"]
-    with started(peer, transport, steps) as (conn, proc):
+    with started(peer, transport, steps, stdin=subprocess.PIPE) as (conn,
+                                                                     proc):
         fd = memfile("stray")
         send_raw(conn, b"\x00\x00\x00\x02hi", [fd])
+        # Written before C reads: C stops reading at the refusal.
         conn.send_bytes(pattern(4, 0, PY_TAG))
         os.close(fd)
+        proc.stdin.write(b"s")
+        proc.stdin.flush()
         expect_msg(conn, 1, 0, "C's last message")
 
 
