@@ -1708,6 +1708,27 @@ typedef struct mpconn_queue mpconn_queue;
 /** Default byte capacity of a queue's ring: 64 MiB of address space. */
 #define MPCONN_QUEUE_DEFAULT_CAPACITY ((size_t)64 * 1024 * 1024)
 
+/*
+ * Flag of mpconn_queue_new_ex(): one ring per producer process instead of
+ * one ring under one lock.  Each process puts into its own ring, so
+ * producers never wait for each other and a put or get under load makes
+ * no system call; consumers take from every ring in turn.  What changes:
+ * - order: the items of one process are got in the order it put them;
+ *   the items of different processes in no set order (as with Python's
+ *   Queue, whose processes each feed the pipe through their own thread);
+ * - mpconn_queue_qsize(), _empty() and _full() add up the rings without a
+ *   lock: exact when no put or get is under way, otherwise a count that
+ *   was true at some instant during the call (Python's are approximate);
+ * - capacity is per ring: each of the 16 rings may hold @capacity bytes,
+ *   so the queue reserves 16 times the address space (pages still cost
+ *   memory only once written, and a ring found empty starts again at its
+ *   first page);
+ * - a process killed holding its ring's lock is found by the next process
+ *   that puts into that ring or closes the queue, not by every caller.
+ * Everything else is as documented for queues, SIGKILL included.
+ */
+#define MPCONN_QUEUE_RINGS 1u
+
 /**
  * mpconn_queue_new() - create a queue, like Queue(maxsize).
  * @q: receives the queue.
@@ -1733,10 +1754,10 @@ MPCONN_EXPORT int mpconn_queue_new(mpconn_queue **q, size_t maxsize);
  *            written to them.  Each item takes its payload plus a 4-byte
  *            header (12 bytes over 2 GiB); one larger than the whole
  *            capacity is refused with MPCONN_ETOOBIG.
- * @flags: must be 0.
+ * @flags: 0, or MPCONN_QUEUE_RINGS.
  *
  * Ownership: as mpconn_queue_new().
- * Return: 0, MPCONN_EINVAL (@flags is not 0), MPCONN_ENOMEM or -errno.
+ * Return: 0, MPCONN_EINVAL (an unknown flag), MPCONN_ENOMEM or -errno.
  */
 MPCONN_EXPORT int mpconn_queue_new_ex(mpconn_queue **q, size_t maxsize,
                                       size_t capacity, unsigned flags);

@@ -97,3 +97,24 @@ int mpconn__cond_wait(struct mpconn__cond *cv, pthread_mutex_t *m,
    * deadline has passed. */
   return mpconn__lock_until(m, deadline);
 }
+
+uint32_t mpconn__cond_enter(struct mpconn__cond *cv) {
+  uint32_t seen = __atomic_load_n(&cv->seq, __ATOMIC_SEQ_CST);
+  __atomic_exchange_n(&cv->waiters, 1, __ATOMIC_SEQ_CST);
+  return seen;
+}
+
+int mpconn__cond_sleep(struct mpconn__cond *cv, uint32_t seen,
+                       int64_t deadline) {
+  int rc = mpconn__futex_wait(&cv->seq, seen, deadline);
+  return rc == MPCONN_ETIMEDOUT ? rc : 0;
+}
+
+void mpconn__cond_signal(struct mpconn__cond *cv) {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&cv->waiters, __ATOMIC_SEQ_CST) != 0 &&
+      __atomic_exchange_n(&cv->waiters, 0, __ATOMIC_SEQ_CST) != 0) {
+    __atomic_add_fetch(&cv->seq, 1, __ATOMIC_SEQ_CST);
+    mpconn__futex_wake_all(&cv->seq);
+  }
+}

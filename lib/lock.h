@@ -54,4 +54,23 @@ void mpconn__cond_wake(struct mpconn__cond *cv);
 int mpconn__cond_wait(struct mpconn__cond *cv, pthread_mutex_t *m,
                       int64_t deadline);
 
+/*
+ * Waiting for a change that is made without the lock (the queue's rings).
+ * Here @waiters is a flag, "somebody may sleep": the waiter reads the word
+ * and raises the flag (enter), looks, and sleeps on what it read; the
+ * changer makes its change, fences, and if the flag is up takes it down,
+ * bumps the word and wakes everyone.  A waiter that raised the flag before
+ * the changer took it down read the word before the bump, so its sleep
+ * returns at once; one that raised it after looks after the change.  So
+ * no wake-up is lost, only the first change after a waiter enters makes a
+ * system call, and a change nobody waits for costs a fence and a read of
+ * a line that stays shared.
+ */
+uint32_t mpconn__cond_enter(struct mpconn__cond *cv);
+/* Sleep until @cv moves from @seen or @deadline: 0 (look again) or
+ * MPCONN_ETIMEDOUT. */
+int mpconn__cond_sleep(struct mpconn__cond *cv, uint32_t seen,
+                       int64_t deadline);
+void mpconn__cond_signal(struct mpconn__cond *cv);
+
 #endif

@@ -24,10 +24,19 @@ void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
                              int sig);
 /* How many times a call found the lock's owner dead and recovered. */
 uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q);
-/* The lock's futex word (glibc's mutex word: owner's thread ID and the
+/* The lock's futex word (rings: the get lock of the first ring holding an
+ * item) (glibc's mutex word: owner's thread ID and the
  * kernel's FUTEX_WAITERS and FUTEX_OWNER_DIED bits), for tests that wait
  * on it as the kernel's robust-futex code sees waiters; NULL where the C
  * library's mutex layout is not known. */
 uint32_t *mpconn__queue_lock_word(const mpconn_queue *q);
+
+/* Rings (MPCONN_QUEUE_RINGS) only: the lane this process puts into, and
+ * the current state of a lane's put side (@put) or get side as three
+ * words, {position, count, gap}, for tests that scribble on it as a
+ * hostile process could. */
+unsigned mpconn__queue_my_lane(const mpconn_queue *q);
+uint64_t *mpconn__queue_lane_state(const mpconn_queue *q, unsigned lane,
+                                   bool put);
 
 #endif

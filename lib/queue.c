@@ -25,8 +25,7 @@
  *
  * There is no feeder thread: a put has finished when it returns.
  */
-#include "queue-test.h"
-#include "ring.h"
+#include "queue.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -37,19 +36,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Everything one put, get or task_done changes. */
-struct qstate {
-  uint64_t head;       /* ring position of the oldest item's first byte */
-  uint64_t tail;       /* ring position just past the newest item */
-  uint64_t count;      /* items in the ring */
-  uint64_t unfinished; /* items put and not yet marked done */
-};
-
 /* The start of the shared mapping.  Positions only grow; a position's byte
  * is ring[position % capacity]. */
 struct qshared {
   pthread_mutex_t lock;
-  struct qstate slot[2];
+  struct mpconn__qstate slot[2];
   uint32_t cur;    /* the current slot: 0 or 1 */
   uint32_t closed; /* 1 once any process has closed the queue */
   /* What waiters wait for (lock.c). */
@@ -59,25 +50,9 @@ struct qshared {
   uint32_t owner_deaths;    /* times the lock was found with its owner dead */
 };
 
-/* This process's handle.  Sizes are kept here, not read from the shared
- * header, so that no other process can change where this one copies. */
-struct mpconn_queue {
-  struct qshared *sh;
-  struct mpconn__ring ring;
-  size_t map_len;
-  uint64_t maxsize;
-  enum mpconn__queue_point hook; /* test hook: raise hook_sig there */
-  int hook_sig;
-};
-
 /* ------------------------------------------------------------------------ */
 /* Locking, state and wake-ups                                              */
 /* ------------------------------------------------------------------------ */
-
-static void crash_point(const mpconn_queue *q, enum mpconn__queue_point p) {
-  if (p != MPCONN__Q_LIVE && q->hook == p)
-    raise(q->hook_sig);
-}
 
 void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
                              int sig) {
@@ -88,6 +63,8 @@ void mpconn__queue_signal_at(mpconn_queue *q, enum mpconn__queue_point p,
 }
 
 uint32_t *mpconn__queue_lock_word(const mpconn_queue *q) {
+  if (q->rings)
+    return mpconn__qrings_lock_word(q);
 #ifdef __GLIBC__
   return (uint32_t *)&q->sh->lock.__data.__lock;
 #else
@@ -97,6 +74,8 @@ uint32_t *mpconn__queue_lock_word(const mpconn_queue *q) {
 }
 
 uint32_t mpconn__queue_owner_deaths(const mpconn_queue *q) {
+  if (q->rings)
+    return mpconn__qrings_owner_deaths(q);
   return __atomic_load_n(&q->sh->owner_deaths, __ATOMIC_SEQ_CST);
 }
 
@@ -115,7 +94,7 @@ static int locked(const mpconn_queue *q, int rc) {
     mpconn__cond_wake(&q->sh->got);
     mpconn__cond_wake(&q->sh->done);
   }
-  crash_point(q, MPCONN__Q_LOCKED);
+  mpconn__queue_crash(q, MPCONN__Q_LOCKED);
   return 0;
 }
 
@@ -149,17 +128,17 @@ static void unlock(const mpconn_queue *q) {
   mpconn__lock_release(&q->sh->lock);
 }
 
-static struct qstate current(const mpconn_queue *q) {
+static struct mpconn__qstate current(const mpconn_queue *q) {
   uint32_t c = __atomic_load_n(&q->sh->cur, __ATOMIC_ACQUIRE);
   return q->sh->slot[c & 1];
 }
 
 /* Make @next the state with one store; @p is the test hook in between. */
-static void commit(const mpconn_queue *q, const struct qstate *next,
+static void commit(const mpconn_queue *q, const struct mpconn__qstate *next,
                    enum mpconn__queue_point p) {
   uint32_t c = __atomic_load_n(&q->sh->cur, __ATOMIC_ACQUIRE) & 1;
   q->sh->slot[c ^ 1] = *next;
-  crash_point(q, p);
+  mpconn__queue_crash(q, p);
   __atomic_store_n(&q->sh->cur, c ^ 1, __ATOMIC_RELEASE);
 }
 
@@ -188,7 +167,7 @@ int mpconn_queue_new_ex(mpconn_queue **q, size_t maxsize, size_t capacity,
   if (!q)
     return MPCONN_EINVAL;
   *q = NULL;
-  if (flags != 0)
+  if (flags & ~(unsigned)MPCONN_QUEUE_RINGS)
     return MPCONN_EINVAL;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   if (capacity == 0)
@@ -201,6 +180,17 @@ int mpconn_queue_new_ex(mpconn_queue **q, size_t maxsize, size_t capacity,
   mpconn_queue *h = calloc(1, sizeof(*h));
   if (!h)
     return MPCONN_ENOMEM;
+  h->maxsize = maxsize;
+  if (flags & MPCONN_QUEUE_RINGS) {
+    h->ring.cap = capacity; /* the items' limit; each lane has as much */
+    int rc = mpconn__qrings_new(h, capacity);
+    if (rc < 0) {
+      free(h);
+      return rc;
+    }
+    *q = h;
+    return 0;
+  }
   /* MAP_NORESERVE: the capacity is address space; a page costs memory
    * only once an item has been written to it. */
   void *map = mmap(NULL, hdr + capacity, PROT_READ | PROT_WRITE,
@@ -235,7 +225,10 @@ void mpconn_queue_free(mpconn_queue *q) {
     return;
   /* The lock is not destroyed: other processes may still use it.  The
    * mapping goes away with the last process that unmaps it. */
-  munmap(q->sh, q->map_len);
+  if (q->rings)
+    mpconn__qrings_free(q);
+  else
+    munmap(q->sh, q->map_len);
   free(q);
 }
 
@@ -251,13 +244,15 @@ static int put_frame(mpconn_queue *q, const void *data, size_t len,
   size_t hlen = mpconn__header_encode(hdr, len);
   if (len > cap || hlen > cap - len)
     return MPCONN_ETOOBIG;
+  if (q->rings)
+    return mpconn__qrings_put(q, hdr, hlen, data, len, timeout_ms);
   uint64_t need = hlen + len;
   int64_t deadline = mpconn__deadline(timeout_ms);
 
   int rc = lock_until(q, lock_deadline(timeout_ms, deadline));
   if (rc < 0)
     return rc == MPCONN_ETIMEDOUT ? MPCONN_EFULL : rc;
-  struct qstate st;
+  struct mpconn__qstate st;
   for (;;) {
     if (closed(q)) {
       unlock(q);
@@ -280,7 +275,7 @@ static int put_frame(mpconn_queue *q, const void *data, size_t len,
   mpconn__ring_write(&q->ring, st.tail, hdr, hlen);
   size_t half = len / 2;
   mpconn__ring_write(&q->ring, st.tail + hlen, data, half);
-  crash_point(q, MPCONN__Q_PUT_COPY);
+  mpconn__queue_crash(q, MPCONN__Q_PUT_COPY);
   mpconn__ring_write(&q->ring, st.tail + hlen + half,
                      (const uint8_t *)data + half, len - half);
   st.tail += need;
@@ -288,7 +283,7 @@ static int put_frame(mpconn_queue *q, const void *data, size_t len,
   st.unfinished++;
   mpconn__cond_bump(&q->sh->put);
   commit(q, &st, MPCONN__Q_PUT_COMMIT);
-  crash_point(q, MPCONN__Q_PUT_UNLOCK);
+  mpconn__queue_crash(q, MPCONN__Q_PUT_UNLOCK);
   unlock(q);
   return 0;
 }
@@ -351,38 +346,29 @@ int mpconn_queue_vputf(mpconn_queue *q, int timeout_ms, mpconn_error *err,
 /* Getting                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/*
- * The oldest item, found with the lock held, as the source of a message
- * (value.h): copy() copies it out while it stays in the ring; commit()
- * takes it and releases the lock.
- */
-struct item {
-  struct mpconn__src s;
-  mpconn_queue *q;
-  struct qstate st;
-  bool taken; /* commit() ran: the lock is released */
-};
-
+/* The oldest item as a message's source (queue.h). */
 static void item_copy(struct mpconn__src *s, uint8_t *dst) {
-  const struct item *it = (const struct item *)s;
+  const struct mpconn__qitem *it = (const struct mpconn__qitem *)s;
   uint64_t at = it->st.head + s->hlen;
   size_t half = s->len / 2;
   mpconn__ring_read(&it->q->ring, at, dst, half);
-  crash_point(it->q, MPCONN__Q_GET_COPY);
+  mpconn__queue_crash(it->q, MPCONN__Q_GET_COPY);
   mpconn__ring_read(&it->q->ring, at + half, dst + half, s->len - half);
 }
 
 static void item_commit(struct mpconn__src *s) {
-  struct item *it = (struct item *)s;
+  struct mpconn__qitem *it = (struct mpconn__qitem *)s;
   mpconn_queue *q = it->q;
   it->st.head += s->hlen + s->len;
   it->st.count--;
   mpconn__cond_bump(&q->sh->got);
   commit(q, &it->st, MPCONN__Q_GET_COMMIT);
-  crash_point(q, MPCONN__Q_GET_UNLOCK);
+  mpconn__queue_crash(q, MPCONN__Q_GET_UNLOCK);
   it->taken = true;
   unlock(q);
 }
+
+static void item_release(struct mpconn__qitem *it) { unlock(it->q); }
 
 /*
  * Wait for an item and return with the lock held and *@it describing the
@@ -391,12 +377,14 @@ static void item_commit(struct mpconn__src *s) {
  * ring, but any process that maps it could scribble on it: a header that
  * does not fit what is used is reported, and the state is left alone).
  */
-static int oldest(mpconn_queue *q, struct item *it, int timeout_ms) {
+static int oldest(mpconn_queue *q, struct mpconn__qitem *it, int timeout_ms) {
+  if (q->rings)
+    return mpconn__qrings_oldest(q, it, timeout_ms);
   int64_t deadline = mpconn__deadline(timeout_ms);
   int rc = lock_until(q, lock_deadline(timeout_ms, deadline));
   if (rc < 0)
     return rc == MPCONN_ETIMEDOUT ? MPCONN_EEMPTY : rc;
-  struct qstate st;
+  struct mpconn__qstate st;
   for (;;) {
     st = current(q);
     if (st.count > 0)
@@ -420,13 +408,14 @@ static int oldest(mpconn_queue *q, struct item *it, int timeout_ms) {
     unlock(q);
     return MPCONN_EBADFRAME;
   }
-  *it = (struct item){
+  *it = (struct mpconn__qitem){
       .s = {.len = (size_t)plen,
             .hlen = hlen,
             .max_tree = SIZE_MAX,
             .copy = item_copy,
             .commit = item_commit},
       .q = q,
+      .release = item_release,
       .st = st,
   };
   return 0;
@@ -440,18 +429,18 @@ int mpconn_queue_get_bytes(mpconn_queue *q, void **data, size_t *len,
     *len = 0;
   if (!q || !data || !len)
     return MPCONN_EINVAL;
-  struct item it;
+  struct mpconn__qitem it;
   int rc = oldest(q, &it, timeout_ms);
   if (rc < 0)
     return rc;
   uint8_t *p = malloc(it.s.len ? it.s.len : 1);
   if (!p) {
-    unlock(q);
+    it.release(&it);
     return MPCONN_ENOMEM;
   }
   /* The item stays in the ring until its copy is complete. */
-  item_copy(&it.s, p);
-  item_commit(&it.s);
+  it.s.copy(&it.s, p);
+  it.s.commit(&it.s);
   *data = p;
   *len = it.s.len;
   return 0;
@@ -462,7 +451,7 @@ int mpconn_queue_get(mpconn_queue *q, mpconn_msg **msg, int timeout_ms) {
     *msg = NULL;
   if (!q || !msg)
     return MPCONN_EINVAL;
-  struct item it;
+  struct mpconn__qitem it;
   int rc = oldest(q, &it, timeout_ms);
   if (rc < 0)
     return rc;
@@ -470,7 +459,7 @@ int mpconn_queue_get(mpconn_queue *q, mpconn_msg **msg, int timeout_ms) {
    * commit() takes it and releases the lock, and decoding happens after. */
   rc = mpconn__msg_build(msg, &it.s);
   if (!it.taken)
-    unlock(q);
+    it.release(&it);
   return rc;
 }
 
@@ -479,6 +468,8 @@ int mpconn_queue_get(mpconn_queue *q, mpconn_msg **msg, int timeout_ms) {
 /* ------------------------------------------------------------------------ */
 
 size_t mpconn_queue_qsize(const mpconn_queue *q) {
+  if (q && q->rings)
+    return mpconn__qrings_qsize(q);
   if (!q || lock(q) < 0)
     return 0;
   uint64_t n = current(q).count;
@@ -497,6 +488,8 @@ bool mpconn_queue_full(const mpconn_queue *q) {
 int mpconn_queue_close(mpconn_queue *q) {
   if (!q)
     return MPCONN_EINVAL;
+  if (q->rings)
+    return mpconn__qrings_close(q);
   int rc = lock(q);
   if (rc < 0)
     return rc;
@@ -512,10 +505,12 @@ int mpconn_queue_close(mpconn_queue *q) {
 int mpconn_queue_task_done(mpconn_queue *q) {
   if (!q)
     return MPCONN_EINVAL;
+  if (q->rings)
+    return mpconn__qrings_task_done(q);
   int rc = lock(q);
   if (rc < 0)
     return rc;
-  struct qstate st = current(q);
+  struct mpconn__qstate st = current(q);
   if (st.unfinished == 0) {
     unlock(q);
     return MPCONN_EINVAL;
@@ -531,6 +526,8 @@ int mpconn_queue_task_done(mpconn_queue *q) {
 int mpconn_queue_join(mpconn_queue *q, int timeout_ms) {
   if (!q)
     return MPCONN_EINVAL;
+  if (q->rings)
+    return mpconn__qrings_join(q, timeout_ms);
   int64_t deadline = mpconn__deadline(timeout_ms);
   int rc = lock_until(q, lock_deadline(timeout_ms, deadline));
   if (rc < 0)

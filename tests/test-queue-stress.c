@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Queues under load (lib/queue.c): producer and consumer processes moving
+ * Queues under load (lib/queue.c, and lib/queue-rings.c with
+ * MPCONN_TEST_QUEUE_RINGS=1): producer and consumer processes moving
  * items of 1 byte to 1 MiB, while other processes are killed at random
  * instants or on purpose while they hold the queue's lock.
  *
@@ -17,6 +18,9 @@
 #include <sys/mman.h>
 
 #define LONG_MS 120000
+
+/* MPCONN_QUEUE_RINGS when MPCONN_TEST_QUEUE_RINGS=1 is in the environment. */
+static unsigned queue_flags;
 #define MAXP 128 /* producer identities */
 #define MAXSEQ 100000
 #define SAB_ID (MAXP - 1) /* items of processes killed on purpose */
@@ -265,7 +269,7 @@ static void test_stress(void **state) {
   (void)state;
   seed_random();
   mpconn_queue *q;
-  assert_int_equal(mpconn_queue_new_ex(&q, 1000, 8 << 20, 0), 0);
+  assert_int_equal(mpconn_queue_new_ex(&q, 1000, 8 << 20, queue_flags), 0);
   struct board *b = board_new();
 
   struct consumer c = {q, b};
@@ -380,7 +384,7 @@ static void test_kill_producers(void **state) {
   (void)state;
   seed_random();
   mpconn_queue *q;
-  assert_int_equal(mpconn_queue_new_ex(&q, 0, 8 << 20, 0), 0);
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, 8 << 20, queue_flags), 0);
   struct board *b = board_new();
   struct consumer c = {q, b};
   pid_t cons[NC], prod[STEADY];
@@ -463,7 +467,7 @@ static void test_kill_consumers(void **state) {
   (void)state;
   seed_random();
   mpconn_queue *q;
-  assert_int_equal(mpconn_queue_new_ex(&q, 0, 8 << 20, 0), 0);
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, 8 << 20, queue_flags), 0);
   struct board *b = board_new();
   struct consumer c = {q, b};
   pid_t cons[NC], prod[CP];
@@ -507,6 +511,9 @@ static void test_kill_consumers(void **state) {
 }
 
 int main(int argc, char **argv) {
+  const char *r = getenv("MPCONN_TEST_QUEUE_RINGS");
+  if (r && strcmp(r, "1") == 0)
+    queue_flags = MPCONN_QUEUE_RINGS;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stress),
       cmocka_unit_test(test_kill_producers),

@@ -2,7 +2,11 @@
 /*
  * Queues (lib/queue.c): every call and its codes, the ring wrapping around
  * with items of many sizes, threads and forked processes as producers and
- * consumers, and processes killed holding the queue's lock.
+ * consumers, and processes killed holding the queue's lock.  With
+ * MPCONN_TEST_QUEUE_RINGS=1 in the environment every test runs on queues
+ * made with MPCONN_QUEUE_RINGS (lib/queue-rings.c) instead; where the two
+ * differ (order between processes, which call finds a dead lock owner) the
+ * test says so.
  */
 #include "queue-util.h"
 
@@ -18,9 +22,14 @@
 
 static size_t page(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 
+/* 0, or MPCONN_QUEUE_RINGS: every queue of the run is made with it. */
+static unsigned queue_flags;
+
+static bool rings(void) { return queue_flags & MPCONN_QUEUE_RINGS; }
+
 static mpconn_queue *new_queue(size_t maxsize, size_t capacity) {
   mpconn_queue *q = NULL;
-  assert_int_equal(mpconn_queue_new_ex(&q, maxsize, capacity, 0), 0);
+  assert_int_equal(mpconn_queue_new_ex(&q, maxsize, capacity, queue_flags), 0);
   assert_non_null(q);
   return q;
 }
@@ -62,13 +71,23 @@ static void test_new_and_free(void **state) {
   (void)state;
   assert_int_equal(mpconn_queue_new(NULL, 0), MPCONN_EINVAL);
   mpconn_queue *q = (mpconn_queue *)&q;
-  assert_int_equal(mpconn_queue_new_ex(&q, 0, 0, 1), MPCONN_EINVAL);
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, 0, ~MPCONN_QUEUE_RINGS),
+                   MPCONN_EINVAL);
   assert_null(q);
   q = (mpconn_queue *)&q;
-  assert_int_equal(mpconn_queue_new_ex(&q, 0, SIZE_MAX, 0), MPCONN_ENOMEM);
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, 0, 2), MPCONN_EINVAL);
+  assert_null(q);
+  q = (mpconn_queue *)&q;
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, SIZE_MAX, queue_flags),
+                   MPCONN_ENOMEM);
+  assert_null(q);
+  q = (mpconn_queue *)&q;
+  /* Rings: sixteen times the capacity must fit in the address space. */
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, SIZE_MAX / 8, MPCONN_QUEUE_RINGS),
+                   MPCONN_ENOMEM);
   assert_null(q);
 
-  assert_int_equal(mpconn_queue_new(&q, 0), 0);
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, 0, queue_flags), 0);
   assert_int_equal(mpconn_queue_qsize(q), 0);
   assert_true(mpconn_queue_empty(q));
   assert_false(mpconn_queue_full(q));
@@ -100,7 +119,7 @@ static void test_capacity_and_too_big(void **state) {
   mpconn_queue_free(q);
 
   /* The default capacity: refused before a byte is read. */
-  assert_int_equal(mpconn_queue_new(&q, 0), 0);
+  q = new_queue(0, 0);
   char one = 0;
   assert_int_equal(
       mpconn_queue_put_bytes(q, &one, MPCONN_QUEUE_DEFAULT_CAPACITY - 3, 0),
@@ -226,6 +245,111 @@ static void test_get_malformed_items(void **state) {
     assert_int_equal(mpconn_msg_value(m)->via.u64, i);
     mpconn_msg_free(m);
   }
+  mpconn_queue_free(q);
+}
+
+/* A process that maps a rings queue may scribble on its lanes' states.
+ * Every position read from shared memory is checked: a tail beyond the
+ * capacity, a head ahead of the tail, or a gap that sends the head astray
+ * give MPCONN_EBADFRAME, to gets and to puts into that lane, and leave the
+ * state alone: once it is put back, the queue works again.  (A header that
+ * claims more than is there is test_get_malformed_items's case, through
+ * the same check.)  (This runs on a rings queue in both
+ * runs of the suite.) */
+static void test_hostile_lane_state(void **state) {
+  (void)state;
+  mpconn_queue *q = NULL;
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, page(), MPCONN_QUEUE_RINGS), 0);
+  unsigned lane = mpconn__queue_my_lane(q);
+  put_pattern(q, 1, 10);
+  put_pattern(q, 2, 20);
+  uint64_t *tail = mpconn__queue_lane_state(q, lane, true);
+  uint64_t *head = mpconn__queue_lane_state(q, lane, false);
+  assert_int_equal(tail[0], 2 * 4 + 30);
+  assert_int_equal(tail[1], 2);
+  assert_int_equal(head[0], 0);
+  struct {
+    uint64_t *word;
+    uint64_t value;
+    bool put_fails;
+  } bad[] = {
+      {&tail[0], page() + 1, true},     /* more than the capacity */
+      {&tail[0], UINT64_MAX / 2, true}, /* far beyond it */
+      /* A head ahead of the tail: a put looks at the head only when the
+       * one it saw last leaves too little room, so puts carry on. */
+      {&head[0], 39, false},
+      {&head[0], UINT64_MAX, false},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    uint64_t saved = *bad[i].word;
+    *bad[i].word = bad[i].value;
+    void *data = (void *)1;
+    size_t len = 1;
+    assert_int_equal(mpconn_queue_get_bytes(q, &data, &len, 0),
+                     MPCONN_EBADFRAME);
+    assert_null(data);
+    mpconn_msg *m = (mpconn_msg *)&m;
+    assert_int_equal(mpconn_queue_get(q, &m, 0), MPCONN_EBADFRAME);
+    assert_null(m);
+    if (bad[i].put_fails)
+      assert_int_equal(mpconn_queue_put_bytes(q, "x", 1, 0), MPCONN_EBADFRAME);
+    *bad[i].word = saved;
+  }
+  /* A gap where the head is: the head jumps to the next lap, beyond the
+   * tail.  (The states' current slots change with every put and get.) */
+  expect_item(q, 1, 10);
+  expect_item(q, 2, 20);
+  put_pattern(q, 3, 30);
+  tail = mpconn__queue_lane_state(q, lane, true);
+  assert_int_equal(tail[0], 38 + 4 + 30);
+  tail[2] = 38;
+  void *data = (void *)1;
+  size_t len = 1;
+  assert_int_equal(mpconn_queue_get_bytes(q, &data, &len, 0), MPCONN_EBADFRAME);
+  assert_null(data);
+  /* The jump was taken: the head moved, and every get says so. */
+  head = mpconn__queue_lane_state(q, lane, false);
+  assert_int_equal(head[0], page());
+  assert_int_equal(mpconn_queue_get_bytes(q, &data, &len, 0), MPCONN_EBADFRAME);
+  tail[2] = 0;
+  head[0] = 38;
+  expect_item(q, 3, 30);
+  expect_empty(q);
+  mpconn_queue_free(q);
+}
+
+/* A rings queue's lane goes back to the start of its memory when its
+ * producer finds it empty with the tail 256 KiB in or more (it looks every
+ * 4 KiB), so a queue whose consumers keep up touches few pages; the jump
+ * costs no room, and the whole capacity stays usable. */
+static void test_lane_goes_back(void **state) {
+  (void)state;
+  const size_t cap = 1024 * 1024, n = 1000;
+  mpconn_queue *q = NULL;
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, cap, MPCONN_QUEUE_RINGS), 0);
+  unsigned lane = mpconn__queue_my_lane(q);
+  /* 2 MiB through it, one item at a time: */
+  for (size_t i = 0; i < 2 * cap / (n + 4); i++) {
+    put_pattern(q, i, n);
+    expect_item(q, i, n);
+    uint64_t *tail = mpconn__queue_lane_state(q, lane, true);
+    /* never further than 256 KiB + 4 KiB (how often it looks) + 1 item */
+    assert_true(tail[0] % cap <= 256 * 1024 + 4 * 1024 + n + 4);
+  }
+  uint64_t *tail = mpconn__queue_lane_state(q, lane, true);
+  assert_true(tail[0] >= 2 * cap); /* it went back at least twice */
+
+  expect_empty(q);
+
+  /* 1000 items of 1000 bytes behind: close to the whole capacity, which
+   * the lane keeps whatever its tail does meanwhile. */
+  size_t most = cap / (n + 4);
+  for (size_t i = 0; i < most; i++)
+    put_pattern(q, i, n);
+  assert_int_equal(mpconn_queue_put_bytes(q, "x", n, 0), MPCONN_EFULL);
+  for (size_t i = 0; i < most; i++)
+    expect_item(q, i, n);
+  expect_empty(q);
   mpconn_queue_free(q);
 }
 
@@ -944,9 +1068,37 @@ static void crash_child(mpconn_queue *q, enum mpconn__queue_point point,
   reap_killed(spawn(child_crash, &c));
 }
 
+/* Get @n items, whose seeds and lengths are @seeds and @lens in some
+ * order: a rings queue orders the items of different processes in no set
+ * way. */
+static void expect_items_any_order(mpconn_queue *q, const size_t *seeds,
+                                   const size_t *lens, size_t n) {
+  bool used[8] = {false};
+  assert_true(n <= 8);
+  for (size_t k = 0; k < n; k++) {
+    void *data = NULL;
+    size_t got = 0;
+    assert_int_equal(mpconn_queue_get_bytes(q, &data, &got, 0), 0);
+    bool found = false;
+    for (size_t j = 0; j < n && !found; j++) {
+      if (used[j] || lens[j] != got)
+        continue;
+      uint8_t *want = pattern_buf(seeds[j], got);
+      found = got == 0 || memcmp(want, data, got) == 0;
+      free(want);
+      used[j] = found;
+    }
+    free(data);
+    if (!found)
+      fail_msg("item %zu (%zu bytes) is none of those expected", k, got);
+  }
+}
+
 /* A putter killed before its item is whole leaves nothing; one killed
  * after, with the lock still held, leaves the whole item.  Either way the
- * next caller recovers the lock. */
+ * next caller that takes the lock recovers it: any caller of the locked
+ * queue; for rings, the next process that puts into the dead one's ring,
+ * or mpconn_queue_close(), which takes every ring's put lock. */
 static void test_putter_killed(void **state) {
   (void)state;
   static const enum mpconn__queue_point lost[] = {
@@ -956,14 +1108,16 @@ static void test_putter_killed(void **state) {
     put_pattern(q, 1, 100);
     crash_child(q, lost[i], true, 3000);
     assert_int_equal(mpconn_queue_qsize(q), 1);
-    assert_int_equal(mpconn__queue_owner_deaths(q), 1);
     put_pattern(q, 3, 500);
     expect_item(q, 1, 100);
     expect_item(q, 3, 500);
     expect_empty(q);
     assert_int_equal(mpconn_queue_task_done(q), 0);
     assert_int_equal(mpconn_queue_task_done(q), 0);
+    assert_int_equal(mpconn_queue_task_done(q), MPCONN_EINVAL);
     assert_int_equal(mpconn_queue_join(q, 0), 0);
+    assert_int_equal(mpconn_queue_close(q), 0);
+    assert_int_equal(mpconn__queue_owner_deaths(q), 1);
     mpconn_queue_free(q);
   }
 
@@ -971,12 +1125,18 @@ static void test_putter_killed(void **state) {
   put_pattern(q, 1, 100);
   crash_child(q, MPCONN__Q_PUT_UNLOCK, true, 3000);
   assert_int_equal(mpconn_queue_qsize(q), 2);
-  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
   put_pattern(q, 3, 500);
-  expect_item(q, 1, 100);
-  expect_item(q, 99, 3000);
-  expect_item(q, 3, 500);
+  if (rings()) {
+    static const size_t seeds[] = {1, 99, 3}, lens[] = {100, 3000, 500};
+    expect_items_any_order(q, seeds, lens, 3);
+  } else {
+    expect_item(q, 1, 100);
+    expect_item(q, 99, 3000);
+    expect_item(q, 3, 500);
+  }
   expect_empty(q);
+  assert_int_equal(mpconn_queue_close(q), 0);
+  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
   mpconn_queue_free(q);
 }
 
@@ -997,8 +1157,8 @@ static void test_getter_killed(void **state) {
     put_pattern(q, 2, 10);
     crash_child(q, kept[i], false, 0);
     assert_int_equal(mpconn_queue_qsize(q), 2);
-    assert_int_equal(mpconn__queue_owner_deaths(q), 1);
     expect_item(q, 1, 3000);
+    assert_int_equal(mpconn__queue_owner_deaths(q), 1);
     expect_item(q, 2, 10);
     expect_empty(q);
     mpconn_queue_free(q);
@@ -1009,8 +1169,8 @@ static void test_getter_killed(void **state) {
   put_pattern(q, 2, 10);
   crash_child(q, MPCONN__Q_GET_UNLOCK, false, 0);
   assert_int_equal(mpconn_queue_qsize(q), 1);
-  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
   expect_item(q, 2, 10);
+  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
   expect_empty(q);
   mpconn_queue_free(q);
 }
@@ -1058,7 +1218,9 @@ static void test_waiters_woken_by_killed(void **state) {
 }
 
 /* Owners killed one after the other, each while recovering from the
- * last: the lock is still recovered. */
+ * last: the lock is still recovered.  (Rings: the getters die holding the
+ * get lock of the parent's ring, the putters each their own put lock,
+ * found by close.) */
 static void test_killed_in_a_row(void **state) {
   (void)state;
   mpconn_queue *q = new_queue(0, 0);
@@ -1066,9 +1228,10 @@ static void test_killed_in_a_row(void **state) {
   for (int i = 0; i < 4; i++)
     crash_child(q, MPCONN__Q_LOCKED, i % 2, 10);
   assert_int_equal(mpconn_queue_qsize(q), 1);
+  expect_item(q, 1, 10);
+  assert_int_equal(mpconn_queue_close(q), 0);
   /* Each child but the first recovered the lock before it died. */
   assert_int_equal(mpconn__queue_owner_deaths(q), 4);
-  expect_item(q, 1, 10);
   mpconn_queue_free(q);
 }
 
@@ -1088,9 +1251,12 @@ static void wait_stopped(pid_t pid) {
   fail_msg("child %d did not stop", (int)pid);
 }
 
+/* Stop holding the lock that guards the oldest item. */
 static int child_stop_holding(void *arg) {
   mpconn__queue_signal_at(arg, MPCONN__Q_LOCKED, SIGSTOP);
-  mpconn_queue_qsize(arg);
+  void *data;
+  size_t len;
+  mpconn_queue_get_bytes(arg, &data, &len, 0);
   return 3; /* killed before it continues */
 }
 
@@ -1111,8 +1277,8 @@ static void test_stopped_holder(void **state) {
   kill(pid, SIGKILL);
   reap_killed(pid);
   assert_int_equal(mpconn_queue_qsize(q), 1);
-  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
   expect_item(q, 1, 1);
+  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
   mpconn_queue_free(q);
 }
 
@@ -1201,6 +1367,9 @@ static void test_waiter_killed(void **state) {
 }
 
 int main(void) {
+  const char *r = getenv("MPCONN_TEST_QUEUE_RINGS");
+  if (r && strcmp(r, "1") == 0)
+    queue_flags = MPCONN_QUEUE_RINGS;
   /* Tests that start threads come last: a forked child of a process that
    * has run threads inherits glibc's cached thread stacks, which valgrind
    * reports as possibly lost when the child dies. */
@@ -1211,6 +1380,8 @@ int main(void) {
       cmocka_unit_test(test_message_outlives_queue),
       cmocka_unit_test(test_bytes_fifo),
       cmocka_unit_test(test_get_malformed_items),
+      cmocka_unit_test(test_hostile_lane_state),
+      cmocka_unit_test(test_lane_goes_back),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_empty),
       cmocka_unit_test(test_full_by_count),
