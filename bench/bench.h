@@ -173,6 +173,9 @@ enum bench_mpconn_variant {
   BENCH_MPCONN_QUEUE,      /* mpconn_queue_put()/mpconn_queue_get() */
   BENCH_MPCONN_QUEUE_WIDE, /* the same, BENCH_WIDE_PRODUCERS producers and
                               BENCH_WIDE_CONSUMERS consumers */
+  BENCH_MPCONN_QUEUE_RING, /* BENCH_MPCONN_QUEUE on a queue made with
+                              MPCONN_QUEUE_RINGS */
+  BENCH_MPCONN_QUEUE_RING_WIDE, /* and BENCH_MPCONN_QUEUE_WIDE on one */
 };
 void bench_row_mpconn(struct bench_result *r, enum bench_kind k,
                       enum bench_mpconn_variant v, uint64_t n);

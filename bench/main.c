@@ -172,6 +172,9 @@ static void run_table(struct bench_table *t, bool quick) {
     ROW(t, "mpconn queue", bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE, n));
     ROW(t, "mpconn queue, 8 → 4",
         bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE_WIDE, n));
+    ROW(t, "mpconn ring", bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE_RING, n));
+    ROW(t, "mpconn ring, 8 → 4",
+        bench_row_mpconn(r, k, BENCH_MPCONN_QUEUE_RING_WIDE, n));
     ROW(t, "python queue", bench_row_python(r, k, "queue", npy));
     return;
   case BENCH_SERVER:

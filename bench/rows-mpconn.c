@@ -243,13 +243,16 @@ void bench_row_mpconn(struct bench_result *r, enum bench_kind k,
       .senders = 1, .sender = sender, .receiver = receiver};
   int rc;
   if (k == BENCH_QUEUE) {
-    bool wide = v == BENCH_MPCONN_QUEUE_WIDE;
+    bool wide =
+        v == BENCH_MPCONN_QUEUE_WIDE || v == BENCH_MPCONN_QUEUE_RING_WIDE;
+    bool ring =
+        v == BENCH_MPCONN_QUEUE_RING || v == BENCH_MPCONN_QUEUE_RING_WIDE;
     a.producers = wide ? BENCH_WIDE_PRODUCERS : BENCH_PRODUCERS;
     a.consumers = wide ? BENCH_WIDE_CONSUMERS : 1;
     /* Every consumer takes the same share. */
     n -= n % (uint64_t)a.consumers;
     a.n = n;
-    rc = mpconn_queue_new(&a.q, 0);
+    rc = mpconn_queue_new_ex(&a.q, 0, 0, ring ? MPCONN_QUEUE_RINGS : 0);
     roles = (struct bench_roles){
         .senders = a.producers, .sender = producer, .receiver = consumer};
   } else {

@@ -71,6 +71,15 @@ int mpconn__lock_spin_until(pthread_mutex_t *m, int spins, int64_t deadline) {
   }
 }
 
+int mpconn__lock_try(pthread_mutex_t *m) {
+  int rc = pthread_mutex_trylock(m);
+  if (rc == EOWNERDEAD) {
+    pthread_mutex_consistent(m);
+    return MPCONN__LOCK_OWNER_DIED;
+  }
+  return -rc;
+}
+
 void mpconn__lock_release(pthread_mutex_t *m) { pthread_mutex_unlock(m); }
 
 void mpconn__cond_bump(struct mpconn__cond *cv) {

@@ -24,6 +24,9 @@ int mpconn__lock_until(pthread_mutex_t *m, int64_t deadline);
  * for locks held only for a short copy by many processes, where a sleep
  * and a wake-up cost more than the wait (the queue's). */
 int mpconn__lock_spin_until(pthread_mutex_t *m, int spins, int64_t deadline);
+/* Take @m only if nobody holds it: 0, MPCONN__LOCK_OWNER_DIED (as
+ * above), -EBUSY, or -errno. */
+int mpconn__lock_try(pthread_mutex_t *m);
 void mpconn__lock_release(pthread_mutex_t *m);
 
 /*

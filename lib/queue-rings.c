@@ -79,7 +79,7 @@
 #define JUMP_LOOK ((uint64_t)4 * 1024)
 
 /* Gets from one lane in a row before a consumer looks at the next. */
-#define BATCH 32
+#define BATCH 256
 
 struct side_state {
   uint64_t pos;   /* tail (put side) or head (get side) */
@@ -119,10 +119,12 @@ struct mpconn__qrings {
                                          written only with the put lock held */
   struct side_state seen_tail[LANES]; /* a consumer's last look at the put
                                          side; with the get lock held */
-  unsigned cursor;                    /* the lane a get looks at first, */
-  unsigned run;        /* and how many it took from there in a row */
-  unsigned lane;       /* this process's lane, */
-  unsigned lane_epoch; /* for fork_epoch + 1 (0: not chosen yet) */
+  uint64_t left_at[LANES]; /* the head after this process's last get from
+                              each lane; with the get lock held */
+  unsigned cursor;         /* the lane a get looks at first, */
+  unsigned run;            /* and how many it took from there in a row */
+  unsigned lane;           /* this process's lane, */
+  unsigned lane_epoch;     /* for fork_epoch + 1 (0: not chosen yet) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -140,10 +142,15 @@ static void forked(void) {
 
 static void watch_forks(void) { pthread_atfork(NULL, NULL, forked); }
 
+/* This process's lane.  A consumer starts looking there too, so that the
+ * consumers of one queue spread over the lanes. */
 static unsigned my_lane(struct mpconn__qrings *r) {
   unsigned e = __atomic_load_n(&fork_epoch, __ATOMIC_RELAXED) + 1;
   if (__atomic_load_n(&r->lane_epoch, __ATOMIC_RELAXED) != e) {
-    __atomic_store_n(&r->lane, (unsigned)getpid() % LANES, __ATOMIC_RELAXED);
+    unsigned lane = (unsigned)getpid() % LANES;
+    __atomic_store_n(&r->lane, lane, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->cursor, lane, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->run, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&r->lane_epoch, e, __ATOMIC_RELAXED);
   }
   return __atomic_load_n(&r->lane, __ATOMIC_RELAXED);
@@ -200,12 +207,22 @@ static void commit(const mpconn_queue *q, struct side *s,
   __atomic_store_n(&s->gen, g + 1, __ATOMIC_RELEASE);
 }
 
+static int taken(const mpconn_queue *q, int rc);
+
 /* Take a lock; after a dead owner, wake every waiter once more (what they
  * wait for may have happened just before the death).  0 or a negative
  * code. */
 static int take(const mpconn_queue *q, pthread_mutex_t *m, int64_t deadline) {
+  return taken(q, mpconn__lock_spin_until(m, SPINS, deadline));
+}
+
+/* The same, without waiting: -EBUSY when the lock is held. */
+static int take_free(const mpconn_queue *q, pthread_mutex_t *m) {
+  return taken(q, mpconn__lock_try(m));
+}
+
+static int taken(const mpconn_queue *q, int rc) {
   struct rshared *sh = q->rings->sh;
-  int rc = mpconn__lock_spin_until(m, SPINS, deadline);
   if (rc < 0)
     return rc;
   if (rc == MPCONN__LOCK_OWNER_DIED) {
@@ -462,13 +479,19 @@ static void item_release(struct mpconn__qitem *it) {
 /*
  * Take the get lock of the first lane from the cursor that holds an item,
  * and describe the item: 0 with the lock held, MPCONN_EEMPTY (no lane
- * holds one), or a negative code without a lock.
+ * holds one), or a negative code without a lock.  Lanes whose lock
+ * another consumer holds are passed over at first, and waited for only
+ * when no other lane has an item.
  */
 static int take_one(mpconn_queue *q, struct mpconn__qitem *it,
                     int64_t lock_by) {
   struct mpconn__qrings *r = q->rings;
+  my_lane(r);
   unsigned start = __atomic_load_n(&r->cursor, __ATOMIC_RELAXED);
-  for (unsigned k = 0; k < LANES; k++) {
+  bool busy = false;
+  for (unsigned k = 0; k < 2 * LANES; k++) {
+    if (k == LANES && !busy)
+      break;
     unsigned i = (start + k) % LANES;
     struct lane *l = &r->sh->lane[i];
     /* A look without the lock first: most lanes are empty. */
@@ -476,7 +499,12 @@ static int take_one(mpconn_queue *q, struct mpconn__qitem *it,
     uint64_t h = snap(&l->get).pos;
     if (h == hint && snap(&l->put).pos == h)
       continue;
-    int rc = take(q, &l->get.lock, lock_by);
+    int rc =
+        k < LANES ? take_free(q, &l->get.lock) : take(q, &l->get.lock, lock_by);
+    if (rc == -EBUSY) {
+      busy = true;
+      continue;
+    }
     if (rc < 0)
       return rc;
     /* The put side as last seen by this process, read again only when the
@@ -506,9 +534,14 @@ static int take_one(mpconn_queue *q, struct mpconn__qitem *it,
       mpconn__lock_release(&l->get.lock);
       return MPCONN_EBADFRAME;
     }
-    /* Stay on this lane for a batch, then give the next its turn. */
-    unsigned run = i == start ? __atomic_load_n(&r->run, __ATOMIC_RELAXED) : 0;
-    run++;
+    /* Stay on this lane for a batch, then give the next its turn; move on
+     * at once when another consumer took from it since this one did. */
+    unsigned run = 1;
+    if (i == start)
+      run = head.pos == r->left_at[i]
+                ? __atomic_load_n(&r->run, __ATOMIC_RELAXED) + 1
+                : BATCH;
+    r->left_at[i] = head.pos + hlen + plen;
     __atomic_store_n(&r->cursor, run >= BATCH ? (i + 1) % LANES : i,
                      __ATOMIC_RELAXED);
     __atomic_store_n(&r->run, run >= BATCH ? 0 : run, __ATOMIC_RELAXED);
