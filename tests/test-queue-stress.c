@@ -510,6 +510,100 @@ static void test_kill_consumers(void **state) {
   mpconn_queue_free(q);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Wake-ups: sleepers on both sides, all the time                           */
+/* ------------------------------------------------------------------------ */
+
+#define WP 2          /* producers */
+#define WC 2          /* consumers */
+#define WN 30000      /* items each producer puts */
+#define WAKE_MS 10000 /* an item or room must come within this */
+
+/* Small items, with pauses at random, through a queue of one item: every
+ * put must wake a sleeping consumer and every get a sleeping producer, so
+ * one lost wake-up stops them all (until WAKE_MS, and the test fails). */
+static int wake_producer(void *arg) {
+  struct producer *p = arg;
+  srand((unsigned)getpid());
+  for (uint32_t seq = 0; seq < WN; seq++) {
+    uint32_t rec[2] = {p->id, seq};
+    int rc = mpconn_queue_put_bytes(p->q, rec, sizeof(rec), WAKE_MS);
+    if (rc < 0) {
+      fprintf(stderr,
+              "producer %u (pid %d), item %u: %s: no room for %d ms while "
+              "consumers ran (a lost wake-up)\n",
+              p->id, (int)getpid(), seq, mpconn_err_name(rc), WAKE_MS);
+      return 1;
+    }
+    if (rand() % 64 == 0) {
+      struct timespec pause = {0, (rand() % 50) * 1000L};
+      nanosleep(&pause, NULL);
+    }
+  }
+  return 0;
+}
+
+static int wake_consumer(void *arg) {
+  struct consumer *c = arg;
+  srand((unsigned)getpid());
+  for (;;) {
+    void *data;
+    size_t len;
+    int rc = mpconn_queue_get_bytes(c->q, &data, &len, WAKE_MS);
+    if (rc == MPCONN_EOF)
+      return 0;
+    if (rc < 0) {
+      fprintf(stderr,
+              "consumer (pid %d): %s: no item for %d ms while producers "
+              "ran (a lost wake-up)\n",
+              (int)getpid(), mpconn_err_name(rc), WAKE_MS);
+      return 1;
+    }
+    uint32_t rec[2];
+    if (len != sizeof(rec)) {
+      __atomic_add_fetch(&c->b->bad, 1, __ATOMIC_SEQ_CST);
+    } else {
+      memcpy(rec, data, sizeof(rec));
+      if (rec[0] >= WP || rec[1] >= WN)
+        __atomic_add_fetch(&c->b->bad, 1, __ATOMIC_SEQ_CST);
+      else
+        __atomic_add_fetch(&c->b->seen[rec[0]][rec[1]], 1, __ATOMIC_SEQ_CST);
+    }
+    free(data);
+    if (rand() % 64 == 0) {
+      struct timespec pause = {0, (rand() % 50) * 1000L};
+      nanosleep(&pause, NULL);
+    }
+  }
+}
+
+static void test_wakeups(void **state) {
+  (void)state;
+  mpconn_queue *q;
+  assert_int_equal(mpconn_queue_new_ex(&q, 1, 1 << 20, queue_flags), 0);
+  struct board *b = board_new();
+  struct consumer c = {q, b};
+  pid_t cons[WC], prod[WP];
+  for (int i = 0; i < WC; i++)
+    cons[i] = spawn(wake_consumer, &c);
+  struct producer p[WP];
+  for (uint32_t i = 0; i < WP; i++) {
+    p[i] = (struct producer){q, i, WN, -1};
+    prod[i] = spawn(wake_producer, &p[i]);
+  }
+  reap_all(prod, WP);
+  assert_int_equal(mpconn_queue_close(q), 0);
+  reap_all(cons, WC);
+  assert_int_equal(b->bad, 0);
+  for (int i = 0; i < WP; i++)
+    for (int s = 0; s < WN; s++)
+      if (b->seen[i][s] != 1)
+        fail_msg("producer %d item %d got %d times", i, s, b->seen[i][s]);
+  assert_true(mpconn_queue_empty(q));
+  board_free(b);
+  mpconn_queue_free(q);
+}
+
 int main(int argc, char **argv) {
   const char *r = getenv("MPCONN_TEST_QUEUE_RINGS");
   if (r && strcmp(r, "1") == 0)
@@ -518,6 +612,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_stress),
       cmocka_unit_test(test_kill_producers),
       cmocka_unit_test(test_kill_consumers),
+      cmocka_unit_test(test_wakeups),
   };
   if (argc > 1)
     cmocka_set_test_filter(argv[1]);
