@@ -520,10 +520,9 @@ static int take_one(mpconn_queue *q, struct mpconn__qitem *it,
       commit(q, &l->get, head, MPCONN__Q_LIVE);
     }
     uint64_t used = tail.pos - head.pos;
-    /* Only what passes the checks is kept. */
-    if (fresh && used <= r->ring[i].cap)
-      set_seen_tail(r, i, tail);
     if (used == 0) {
+      if (fresh)
+        set_seen_tail(r, i, tail);
       mpconn__lock_release(&l->get.lock);
       continue;
     }
@@ -534,6 +533,9 @@ static int take_one(mpconn_queue *q, struct mpconn__qitem *it,
       mpconn__lock_release(&l->get.lock);
       return MPCONN_EBADFRAME;
     }
+    /* Only a tail that passed the checks is kept. */
+    if (fresh)
+      set_seen_tail(r, i, tail);
     /* Stay on this lane for a batch, then give the next its turn; move on
      * at once when another consumer took from it since this one did. */
     unsigned run = 1;

@@ -275,6 +275,9 @@ static void test_hostile_lane_state(void **state) {
   } bad[] = {
       {&tail[0], page() + 1, true},     /* more than the capacity */
       {&tail[0], UINT64_MAX / 2, true}, /* far beyond it */
+      /* A tail inside the first item: its header claims more than there
+       * is.  (A put would write there: not tried.) */
+      {&tail[0], 10, false},
       /* A head ahead of the tail: a put looks at the head only when the
        * one it saw last leaves too little room, so puts carry on. */
       {&head[0], 39, false},
