@@ -356,6 +356,63 @@ static void test_lane_goes_back(void **state) {
   mpconn_queue_free(q);
 }
 
+static int child_put_lane(void *arg) {
+  mpconn_queue *q = arg;
+  int rc = mpconn_queue_put_bytes(q, "child", 5, 0);
+  unsigned lane = mpconn__queue_my_lane(q);
+  mpconn_queue_free(q);
+  return rc == 0 && lane == (unsigned)getpid() % 16 ? 0 : 1;
+}
+
+/* Each process puts into the lane of its own process ID, also a child
+ * forked after its parent had chosen its lane. */
+static void test_lane_per_process(void **state) {
+  (void)state;
+  mpconn_queue *q = NULL;
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, page(), MPCONN_QUEUE_RINGS), 0);
+  assert_int_equal(mpconn_queue_put_bytes(q, "parent", 6, 0), 0);
+  unsigned mine = mpconn__queue_my_lane(q);
+  assert_int_equal(mine, (unsigned)getpid() % 16);
+  assert_int_equal(mpconn__queue_lane_state(q, mine, true)[1], 1);
+  pid_t pid = spawn(child_put_lane, q);
+  reap_ok(pid);
+  unsigned theirs = (unsigned)pid % 16;
+  if (theirs == mine) {
+    assert_int_equal(mpconn__queue_lane_state(q, mine, true)[1], 2);
+  } else {
+    assert_int_equal(mpconn__queue_lane_state(q, mine, true)[1], 1);
+    assert_int_equal(mpconn__queue_lane_state(q, theirs, true)[1], 1);
+  }
+  assert_int_equal(mpconn_queue_qsize(q), 2);
+  mpconn_queue_free(q);
+}
+
+static int child_close_killed(void *arg) {
+  mpconn__queue_signal_at(arg, MPCONN__Q_LOCKED, SIGKILL);
+  mpconn_queue_close(arg);
+  return 3; /* not reached */
+}
+
+/* A rings queue closes in two steps; a closer killed between them (here:
+ * at the first lane lock it takes) leaves the queue refusing puts, and the
+ * next get that finds it empty finishes the close and reports the end. */
+static void test_closer_killed(void **state) {
+  (void)state;
+  mpconn_queue *q = NULL;
+  assert_int_equal(mpconn_queue_new_ex(&q, 0, page(), MPCONN_QUEUE_RINGS), 0);
+  put_pattern(q, 1, 10);
+  reap_killed(spawn(child_close_killed, q));
+  assert_int_equal(mpconn_queue_put_bytes(q, "x", 1, 0), MPCONN_ECLOSED);
+  expect_item(q, 1, 10);
+  void *data = (void *)1;
+  size_t len = 1;
+  assert_int_equal(mpconn_queue_get_bytes(q, &data, &len, 0), MPCONN_EOF);
+  assert_null(data);
+  assert_int_equal(mpconn_queue_close(q), 0);
+  assert_int_equal(mpconn__queue_owner_deaths(q), 1);
+  mpconn_queue_free(q);
+}
+
 static void test_bad_arguments(void **state) {
   (void)state;
   mpconn_queue *q = new_queue(0, 0);
@@ -1385,6 +1442,8 @@ int main(void) {
       cmocka_unit_test(test_get_malformed_items),
       cmocka_unit_test(test_hostile_lane_state),
       cmocka_unit_test(test_lane_goes_back),
+      cmocka_unit_test(test_lane_per_process),
+      cmocka_unit_test(test_closer_killed),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_empty),
       cmocka_unit_test(test_full_by_count),
