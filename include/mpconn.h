@@ -775,7 +775,10 @@ MPCONN_EXPORT int mpconn_shm_packed(const mpconn_shm *s, size_t *len);
  * hands out the bytes in place, mpconn_recv_bytes() copies them.
  * Ownership: steals @s, also on failure.
  * Return: 0; MPCONN_EINVAL (@len over the size, shared memory not on, not
- * a Unix socket); the codes of mpconn_send_bytes().
+ * a Unix socket); MPCONN_EBUSY (the kernel refused the write seal because
+ * a page of the buffer was still referenced elsewhere after waiting for it
+ * about 75 ms: rare, seen once under load; nothing was sent); the codes of
+ * mpconn_send_bytes().
  */
 MPCONN_EXPORT int mpconn_shm_send(mpconn *c, mpconn_shm *s, size_t len);
 
