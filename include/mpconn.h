@@ -1875,7 +1875,8 @@ MPCONN_EXPORT int mpconn_queue_get_bytes(mpconn_queue *q, void **data,
  *
  * The count is exact when read, in every process; it may change before
  * the caller acts on it.  mpconn_queue_empty() and mpconn_queue_full()
- * read the same count.
+ * read the same count.  (A queue made with MPCONN_QUEUE_RINGS adds its
+ * rings up without a lock: see there.)
  * Return: the count; 0 for NULL.
  */
 MPCONN_EXPORT size_t mpconn_queue_qsize(const mpconn_queue *q);
