@@ -548,11 +548,7 @@ static int take_one(mpconn_queue *q, struct mpconn__qitem *it,
                      __ATOMIC_RELAXED);
     __atomic_store_n(&r->run, run >= BATCH ? 0 : run, __ATOMIC_RELAXED);
     *it = (struct mpconn__qitem){
-        .s = {.len = (size_t)plen,
-              .hlen = hlen,
-              .max_tree = SIZE_MAX,
-              .copy = item_copy,
-              .commit = item_commit},
+        .s = mpconn__qitem_src(plen, hlen, item_copy, item_commit),
         .q = q,
         .release = item_release,
         .lane = i,

@@ -409,11 +409,7 @@ static int oldest(mpconn_queue *q, struct mpconn__qitem *it, int timeout_ms) {
     return MPCONN_EBADFRAME;
   }
   *it = (struct mpconn__qitem){
-      .s = {.len = (size_t)plen,
-            .hlen = hlen,
-            .max_tree = SIZE_MAX,
-            .copy = item_copy,
-            .commit = item_commit},
+      .s = mpconn__qitem_src(plen, hlen, item_copy, item_commit),
       .q = q,
       .release = item_release,
       .st = st,

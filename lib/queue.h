@@ -58,6 +58,18 @@ struct mpconn__qitem {
   uint64_t head, gets;      /* and that lane's get side as found */
 };
 
+/* The source fields every queue item starts with. */
+static inline struct mpconn__src
+mpconn__qitem_src(uint64_t plen, size_t hlen,
+                  void (*copy)(struct mpconn__src *, uint8_t *),
+                  void (*commit)(struct mpconn__src *)) {
+  return (struct mpconn__src){.len = (size_t)plen,
+                              .hlen = hlen,
+                              .max_tree = SIZE_MAX,
+                              .copy = copy,
+                              .commit = commit};
+}
+
 /* queue-rings.c; each takes a queue made with MPCONN_QUEUE_RINGS.  The
  * codes are those of the public call of the same name. */
 int mpconn__qrings_new(mpconn_queue *q, size_t capacity);
